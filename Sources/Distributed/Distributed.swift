@@ -1,0 +1,1 @@
+// Distributed: see docs/ARCHITECTURE.md

@@ -1,0 +1,1 @@
+// IO: see docs/ARCHITECTURE.md

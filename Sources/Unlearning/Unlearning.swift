@@ -1,0 +1,1 @@
+// Unlearning: see docs/ARCHITECTURE.md

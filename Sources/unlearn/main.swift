@@ -1,0 +1,1 @@
+print("unlearn: under construction")
