@@ -27,6 +27,8 @@ let package = Package(
     .target(name: "Unlearning", dependencies: ["Models", "IO", "Distributed"], swiftSettings: fast),
     .executableTarget(name: "unlearn", dependencies: ["Unlearning"], swiftSettings: fast),
 
+    .executableTarget(name: "distributed-check", dependencies: ["Distributed"], path: "Tests/DistributedCheck"),
+
     .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
     .testTarget(name: "NNTests", dependencies: ["NN", "IO"]),
     .testTarget(name: "ModelsTests", dependencies: ["Models", "IO"]),
