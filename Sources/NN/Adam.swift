@@ -46,7 +46,8 @@ public final class Adam {
   /// One update of `parameters` in place from `gradients` (both `count` long).
   public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>) {
     let n = m.count
-    precondition(parameters.count == n && gradients.count == n,
+    precondition(
+      parameters.count == n && gradients.count == n,
       "Adam.step: \(parameters.count) parameters and \(gradients.count) gradients for \(n) moments")
     stepCount += 1
     let t = Double(stepCount)
@@ -54,10 +55,14 @@ public final class Adam {
     let correction2 = 1 - pow(beta2, t)
     let negativeStepSize = Float(-(learningRate / correction1))
     let correction2Root = Float(correction2.squareRoot())
-    let b1 = Float(1 - beta1), b2 = Float(beta2), c2 = Float(1 - beta2), eps = Float(self.eps)
+    let b1 = Float(1 - beta1)
+    let b2 = Float(beta2)
+    let c2 = Float(1 - beta2)
+    let eps = Float(self.eps)
     let wd = Float(weightDecay)
     guard n > 0, let p = parameters.baseAddress, let g = gradients.baseAddress else { return }
-    let mp = m.pointer, vp = v.pointer
+    let mp = m.pointer
+    let vp = v.pointer
     for j in 0..<n {
       let grad = wd == 0 ? g[j] : g[j] + wd * p[j]
       let mj = mp[j] + b1 * (grad - mp[j])

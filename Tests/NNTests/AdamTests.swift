@@ -1,15 +1,19 @@
 import Foundation
-import Testing
 import Tensor
+import Testing
+
 @testable import NN
 
 /// torch.optim.Adam written out in Double for a few steps.
 private func referenceAdam(
   _ p0: [Double], gradients: [[Double]], lr: Double, b1: Double, b2: Double, eps: Double, wd: Double
 ) -> [Double] {
-  var p = p0, m = [Double](repeating: 0, count: p0.count), v = m
+  var p = p0
+  var m = [Double](repeating: 0, count: p0.count)
+  var v = m
   for (t, g0) in gradients.enumerated() {
-    let bc1 = 1 - pow(b1, Double(t + 1)), bc2 = 1 - pow(b2, Double(t + 1))
+    let bc1 = 1 - pow(b1, Double(t + 1))
+    let bc2 = 1 - pow(b2, Double(t + 1))
     for j in 0..<p.count {
       let g = g0[j] + wd * p[j]
       m[j] = b1 * m[j] + (1 - b1) * g
@@ -34,11 +38,13 @@ func adamMatchesHandComputedSteps(weightDecay: Double) {
   let adam = Adam(count: 4, learningRate: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: weightDecay)
   var p = start
   run(adam, &p, gradientSteps[...])
-  let expected = referenceAdam(start.map(Double.init), gradients: gradientSteps.map { $0.map(Double.init) },
+  let expected = referenceAdam(
+    start.map(Double.init), gradients: gradientSteps.map { $0.map(Double.init) },
     lr: 0.01, b1: 0.9, b2: 0.999, eps: 1e-8, wd: weightDecay)
   #expect(adam.stepCount == 3)
   for j in 0..<4 {
-    #expect(abs(Double(p[j]) - expected[j]) <= 1e-6 * max(1, abs(expected[j])), "element \(j): \(p[j]) vs \(expected[j])")
+    #expect(
+      abs(Double(p[j]) - expected[j]) <= 1e-6 * max(1, abs(expected[j])), "element \(j): \(p[j]) vs \(expected[j])")
   }
   // The first step of Adam moves every element with a nonzero gradient by about lr.
   let once = Adam(count: 4, learningRate: 0.01)

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import Tensor
+import Testing
+
 @testable import NN
 
 /// Straightforward MS-SSIM of one sample in Double: a full 2-D Gaussian window summed directly at every valid
@@ -25,8 +26,14 @@ private struct ReferenceMSSSIM {
         var (mx, my, exx, eyy, exy) = (0.0, 0.0, 0.0, 0.0, 0.0)
         for a in 0..<window {
           for b in 0..<window {
-            let k = g[a] * g[b] / total, u = x[(r + a) * w + q + b], v = y[(r + a) * w + q + b]
-            mx += k * u; my += k * v; exx += k * u * u; eyy += k * v * v; exy += k * u * v
+            let k = g[a] * g[b] / total
+            let u = x[(r + a) * w + q + b]
+            let v = y[(r + a) * w + q + b]
+            mx += k * u
+            my += k * v
+            exx += k * u * u
+            eyy += k * v * v
+            exy += k * u * v
           }
         }
         let (sx, sy, sxy) = (exx - mx * mx, eyy - my * my, exy - mx * my)
@@ -67,7 +74,8 @@ private struct ReferenceMSSSIM {
         let st = statistics(a, b, h, w)
         v[s][ch] = s == scales - 1 ? st.ssim : st.cs
         if s < scales - 1 {
-          let pa = pool(a, h, w), pb = pool(b, h, w)
+          let pa = pool(a, h, w)
+          let pb = pool(b, h, w)
           (a, b, h, w) = (pa.0, pb.0, pa.1, pa.2)
         }
       }
@@ -86,12 +94,16 @@ private struct ReferenceMSSSIM {
 /// A smooth image in [-1, 1] (a few random sinusoids) and a noisy copy of it, [N, C, H, W] flattened.
 private func imagePair(_ n: Int, _ c: Int, _ h: Int, _ w: Int, noise: Float, seed: UInt64) -> ([Float], [Float]) {
   var random = TestRandom(seed: seed)
-  var target = [Float](), prediction = [Float]()
+  var target = [Float]()
+  var prediction = [Float]()
   for _ in 0..<(n * c) {
-    let f = random.uniform(4, 0.1...0.6), phase = random.uniform(2, 0...6)
+    let f = random.uniform(4, 0.1...0.6)
+    let phase = random.uniform(2, 0...6)
     for r in 0..<h {
       for q in 0..<w {
-        let v = 0.6 * sin(f[0] * Float(r) + f[1] * Float(q) + phase[0]) + 0.3 * cos(f[2] * Float(r) - f[3] * Float(q) + phase[1])
+        let v =
+          0.6 * sin(f[0] * Float(r) + f[1] * Float(q) + phase[0]) + 0.3
+          * cos(f[2] * Float(r) - f[3] * Float(q) + phase[1])
         target.append(v)
         prediction.append(max(-1, min(1, v + noise * random.generator.nextNormal())))
       }
@@ -118,7 +130,8 @@ func ssimOfIdenticalImagesIsOne(channels: Int, height: Int, width: Int) {
   let m = c * h * w
   for i in 0..<n {
     // With one scale the reference is the clamped channel mean of the map means; SSIM here is well above 0.
-    let expected = reference.value(Array(x[(i * m)..<(i * m + m)]), Array(y[(i * m)..<(i * m + m)]), channels: c, height: h, width: w)
+    let expected = reference.value(
+      Array(x[(i * m)..<(i * m + m)]), Array(y[(i * m)..<(i * m + m)]), channels: c, height: h, width: w)
     #expect(abs(Double(values[i]) - expected) < 2e-5, "sample \(i): \(values[i]) vs \(expected)")
   }
 }
@@ -168,9 +181,11 @@ private func msssimLossMatchesReference(_ k: Case) {
     y = y.map { ($0 + 1) / 2 }
   }
   let shape = [k.n, k.c, k.h, k.w]
-  let loss = MSSSIMLoss(scales: k.scales, inputRange: k.unitRange ? 0...1 : -1...1,
+  let loss = MSSSIMLoss(
+    scales: k.scales, inputRange: k.unitRange ? 0...1 : -1...1,
     channelReduction: k.afterProduct ? .afterProduct : .beforeProduct)
-  let reference = ReferenceMSSSIM(scales: k.scales, inputRange: k.unitRange ? 0...1 : -1...1,
+  let reference = ReferenceMSSSIM(
+    scales: k.scales, inputRange: k.unitRange ? 0...1 : -1...1,
     averageChannelsFirst: !k.afterProduct)
   let target = Tensor(shape: shape, values: y)
   let values = loss.forward(prediction: Tensor(shape: shape, values: x), target: target)
@@ -224,10 +239,13 @@ private func msssimLossMatchesReference(_ k: Case) {
 @Test func msssimWorkspacesFollowTheBatchSize() {
   let (x, y) = imagePair(3, 1, 28, 28, noise: 0.3, seed: 12)
   let loss = MSSSIMLoss(scales: 2)
-  let all = loss.forward(prediction: Tensor(shape: [3, 1, 28, 28], values: x), target: Tensor(shape: [3, 1, 28, 28], values: y))
+  let all = loss.forward(
+    prediction: Tensor(shape: [3, 1, 28, 28], values: x), target: Tensor(shape: [3, 1, 28, 28], values: y))
   let gAll = loss.backward(weights: [0, 0, 1]).array
-  let last = Array(x[(2 * 784)...]), lastTarget = Array(y[(2 * 784)...])
-  let one = loss.forward(prediction: Tensor(shape: [1, 1, 28, 28], values: last), target: Tensor(shape: [1, 1, 28, 28], values: lastTarget))
+  let last = Array(x[(2 * 784)...])
+  let lastTarget = Array(y[(2 * 784)...])
+  let one = loss.forward(
+    prediction: Tensor(shape: [1, 1, 28, 28], values: last), target: Tensor(shape: [1, 1, 28, 28], values: lastTarget))
   let gOne = loss.backward(weights: [1])
   #expect(gOne.shape == [1, 1, 28, 28])
   #expect(one[0] == all[2])

@@ -1,5 +1,5 @@
-import Testing
 import Tensor
+import Testing
 
 /// Deterministic test data.
 struct TestRandom {
@@ -19,7 +19,8 @@ func weightedSum(_ losses: [Float], _ weights: [Float]) -> Double {
 /// Central differences of `f` at `x` for the elements `indices`.
 func centralDifferences(_ x: [Float], eps: Float, indices: [Int], _ f: ([Float]) -> Double) -> [Double] {
   indices.map { j in
-    var plus = x, minus = x
+    var plus = x
+    var minus = x
     plus[j] += eps
     minus[j] -= eps
     // The step actually taken after rounding to Float.
@@ -34,11 +35,13 @@ func expectGradientClose(
 ) {
   var worst = (excess: -Double.infinity, index: -1, analytic: 0.0, numeric: 0.0)
   for (k, j) in indices.enumerated() {
-    let a = Double(analytic[j]), n = numeric[k]
+    let a = Double(analytic[j])
+    let n = numeric[k]
     let excess = abs(a - n) - (atol + rtol * abs(n))
     if excess > worst.excess { worst = (excess, j, a, n) }
   }
-  #expect(worst.excess <= 0,
+  #expect(
+    worst.excess <= 0,
     "\(label): worst element \(worst.index): analytic \(worst.analytic) vs numeric \(worst.numeric)",
     sourceLocation: sourceLocation)
 }

@@ -16,12 +16,15 @@ public final class BCEWithLogitsLoss: PerSampleLoss {
     let (n, m) = perSampleExtent(prediction, target, "BCEWithLogitsLoss")
     let r = Tensor.reuse(residual, shape: prediction.shape)
     residual = r
-    let x = prediction.pointer, t = target.pointer, rp = r.pointer
+    let x = prediction.pointer
+    let t = target.pointer
+    let rp = r.pointer
     var losses = [Float](repeating: 0, count: n)
     for i in 0..<n {
       var s: Double = 0
       for j in (i * m)..<(i * m + m) {
-        let xv = x[j], tv = t[j]
+        let xv = x[j]
+        let tv = t[j]
         let e = expf(-abs(xv))  // in (0, 1]
         s += Double(max(xv, 0) - xv * tv + log1pf(e))
         // σ(x) from e = e^−|x| without overflow.
@@ -35,11 +38,13 @@ public final class BCEWithLogitsLoss: PerSampleLoss {
 
   public func backward(weights: [Float]) -> Tensor {
     guard let r = residual else { preconditionFailure("BCEWithLogitsLoss.backward before forward") }
-    let n = r.shape[0], m = r.count / n
+    let n = r.shape[0]
+    let m = r.count / n
     checkWeights(weights, n, "BCEWithLogitsLoss")
     let g = Tensor.reuse(dPrediction, shape: r.shape)
     dPrediction = g
-    let rp = r.pointer, gp = g.pointer
+    let rp = r.pointer
+    let gp = g.pointer
     for i in 0..<n {
       let w = weights[i] / Float(m)
       for j in (i * m)..<(i * m + m) { gp[j] = w * rp[j] }

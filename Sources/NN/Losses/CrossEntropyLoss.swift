@@ -15,16 +15,20 @@ public final class CrossEntropyLoss: PerSampleLoss {
 
   public func forward(prediction: Tensor, target: Tensor) -> [Float] {
     precondition(prediction.shape.count == 2, "CrossEntropyLoss: logits must be [N, K], got \(prediction.shape)")
-    let n = prediction.shape[0], k = prediction.shape[1]
+    let n = prediction.shape[0]
+    let k = prediction.shape[1]
     precondition(target.count == n, "CrossEntropyLoss: \(target.count) targets for \(n) samples")
     let r = Tensor.reuse(residual, shape: prediction.shape)
     residual = r
-    let x = prediction.pointer, rp = r.pointer
+    let x = prediction.pointer
+    let rp = r.pointer
     var losses = [Float](repeating: 0, count: n)
     for i in 0..<n {
-      let row = x + i * k, out = rp + i * k
+      let row = x + i * k
+      let out = rp + i * k
       let c = Int(target[i])
-      precondition(c >= 0 && c < k && Float(c) == target[i], "CrossEntropyLoss: target \(target[i]) not a class of \(k)")
+      precondition(
+        c >= 0 && c < k && Float(c) == target[i], "CrossEntropyLoss: target \(target[i]) not a class of \(k)")
       var largest = row[0]
       for j in 1..<k { largest = max(largest, row[j]) }
       var sum: Float = 0
@@ -43,11 +47,13 @@ public final class CrossEntropyLoss: PerSampleLoss {
 
   public func backward(weights: [Float]) -> Tensor {
     guard let r = residual else { preconditionFailure("CrossEntropyLoss.backward before forward") }
-    let n = r.shape[0], k = r.shape[1]
+    let n = r.shape[0]
+    let k = r.shape[1]
     checkWeights(weights, n, "CrossEntropyLoss")
     let g = Tensor.reuse(dPrediction, shape: r.shape)
     dPrediction = g
-    let rp = r.pointer, gp = g.pointer
+    let rp = r.pointer
+    let gp = g.pointer
     for i in 0..<n {
       let w = weights[i]
       for j in (i * k)..<(i * k + k) { gp[j] = w * rp[j] }

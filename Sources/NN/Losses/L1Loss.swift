@@ -15,7 +15,9 @@ public final class L1Loss: PerSampleLoss {
     let (n, m) = perSampleExtent(prediction, target, "L1Loss")
     let d = Tensor.reuse(difference, shape: prediction.shape)
     difference = d
-    let p = prediction.pointer, t = target.pointer, dp = d.pointer
+    let p = prediction.pointer
+    let t = target.pointer
+    let dp = d.pointer
     var losses = [Float](repeating: 0, count: n)
     for i in 0..<n {
       var s: Double = 0
@@ -31,11 +33,13 @@ public final class L1Loss: PerSampleLoss {
 
   public func backward(weights: [Float]) -> Tensor {
     guard let d = difference else { preconditionFailure("L1Loss.backward before forward") }
-    let n = d.shape[0], m = d.count / n
+    let n = d.shape[0]
+    let m = d.count / n
     checkWeights(weights, n, "L1Loss")
     let g = Tensor.reuse(dPrediction, shape: d.shape)
     dPrediction = g
-    let dp = d.pointer, gp = g.pointer
+    let dp = d.pointer
+    let gp = g.pointer
     for i in 0..<n {
       let w = weights[i] / Float(m)
       for j in (i * m)..<(i * m + m) {

@@ -13,7 +13,9 @@ public final class MSELoss: PerSampleLoss {
     let (n, m) = perSampleExtent(prediction, target, "MSELoss")
     let d = Tensor.reuse(difference, shape: prediction.shape)
     difference = d
-    let p = prediction.pointer, t = target.pointer, dp = d.pointer
+    let p = prediction.pointer
+    let t = target.pointer
+    let dp = d.pointer
     var losses = [Float](repeating: 0, count: n)
     for i in 0..<n {
       var s: Double = 0
@@ -29,11 +31,13 @@ public final class MSELoss: PerSampleLoss {
 
   public func backward(weights: [Float]) -> Tensor {
     guard let d = difference else { preconditionFailure("MSELoss.backward before forward") }
-    let n = d.shape[0], m = d.count / n
+    let n = d.shape[0]
+    let m = d.count / n
     checkWeights(weights, n, "MSELoss")
     let g = Tensor.reuse(dPrediction, shape: d.shape)
     dPrediction = g
-    let dp = d.pointer, gp = g.pointer
+    let dp = d.pointer
+    let gp = g.pointer
     for i in 0..<n {
       let w = 2 * weights[i] / Float(m)
       for j in (i * m)..<(i * m + m) { gp[j] = w * dp[j] }

@@ -78,8 +78,12 @@ public final class MSSSIM {
 
   /// MS-SSIM per sample; with `keepGradient`, caches what `gradient(sampleWeights:sign:)` needs.
   func evaluate(_ x: Tensor, _ y: Tensor, keepGradient: Bool) -> [Float] {
-    precondition(x.shape == y.shape && x.shape.count == 4, "MS-SSIM: images must be [N, C, H, W], got \(x.shape), \(y.shape)")
-    let n = x.shape[0], c = x.shape[1], s = scales, window = windowSize
+    precondition(
+      x.shape == y.shape && x.shape.count == 4, "MS-SSIM: images must be [N, C, H, W], got \(x.shape), \(y.shape)")
+    let n = x.shape[0]
+    let c = x.shape[1]
+    let s = scales
+    let window = windowSize
     inputShape = x.shape
     sizes = [(x.shape[2], x.shape[3])]
     for _ in 1..<s {
@@ -87,8 +91,10 @@ public final class MSSSIM {
       sizes.append((SSIMKernel.pooledSize(h), SSIMKernel.pooledSize(w)))
     }
     for (k, (h, w)) in sizes.enumerated() {
-      precondition(h >= window && w >= window,
-        "MS-SSIM: scale \(k + 1) of \(x.shape) is \(h)×\(w), smaller than the \(window)-pixel window; use fewer scales")
+      precondition(
+        h >= window && w >= window,
+        "MS-SSIM: scale \(k + 1) of \(x.shape) is \(h)×\(w), smaller than the \(window)-pixel window; "
+          + "use fewer scales")
     }
     reuse(&imagesX, sizes.map { [n, c, $0.0, $0.1] })
     reuse(&imagesY, sizes.map { [n, c, $0.0, $0.1] })
@@ -103,13 +109,16 @@ public final class MSSSIM {
       for ch in 0..<c {
         for k in 0..<s {
           let (h, w) = sizes[k]
-          let plane = h * w, offset = (i * c + ch) * plane
-          let px = imagesX[k].pointer + offset, py = imagesY[k].pointer + offset
+          let plane = h * w
+          let offset = (i * c + ch) * plane
+          let px = imagesX[k].pointer + offset
+          let py = imagesY[k].pointer + offset
           if k == 0 {
             mapToUnitRange(x.pointer + offset, plane, inputRange, px)
             mapToUnitRange(y.pointer + offset, plane, inputRange, py)
           } else {
-            let (hp, wp) = sizes[k - 1], previous = (i * c + ch) * hp * wp
+            let (hp, wp) = sizes[k - 1]
+            let previous = (i * c + ch) * hp * wp
             SSIMKernel.pool(imagesX[k - 1].pointer + previous, height: hp, width: wp, into: px)
             SSIMKernel.pool(imagesY[k - 1].pointer + previous, height: hp, width: wp, into: py)
           }
@@ -127,7 +136,8 @@ public final class MSSSIM {
 
   /// The weighted product per sample, and (if asked) ∂ms_i/∂v_{s,c} into `valueDerivatives`.
   private func combine(_ values: [Double], n: Int, channels c: Int, keepGradient: Bool) -> [Float] {
-    let s = scales, floor = MSSSIM.minimumValue
+    let s = scales
+    let floor = MSSSIM.minimumValue
     if keepGradient { valueDerivatives = [Double](repeating: 0, count: n * s * c) }
     var result = [Float](repeating: 0, count: n)
     for i in 0..<n {
@@ -170,7 +180,10 @@ public final class MSSSIM {
   /// The result has the input shape and is owned by this object.
   func gradient(sampleWeights: [Float], sign: Float) -> Tensor {
     precondition(gradientReady, "MS-SSIM gradient requested without a forward that kept it")
-    let n = inputShape[0], c = inputShape[1], s = scales, window = windowSize
+    let n = inputShape[0]
+    let c = inputShape[1]
+    let s = scales
+    let window = windowSize
     precondition(sampleWeights.count == n, "MS-SSIM backward: \(sampleWeights.count) weights for \(n) samples")
     let g = Tensor.reuse(dX, shape: inputShape)
     dX = g
@@ -191,7 +204,8 @@ public final class MSSSIM {
         // Coarse to fine: each scale's gradient is the unpooled coarser gradient plus its own term.
         for k in stride(from: s - 1, through: 0, by: -1) {
           let (h, w) = sizes[k]
-          let plane = h * w, offset = (i * c + ch) * plane
+          let plane = h * w
+          let offset = (i * c + ch) * plane
           let target = k == 0 ? out : planeGradients[k].pointer
           let coarsest = k == s - 1
           if !coarsest {

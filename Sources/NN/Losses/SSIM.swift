@@ -25,9 +25,15 @@ public final class SSIM {
 
   /// Mean SSIM of each of the N image pairs.
   public func callAsFunction(_ x: Tensor, _ y: Tensor) -> [Float] {
-    precondition(x.shape == y.shape && x.shape.count == 4, "SSIM: images must be [N, C, H, W], got \(x.shape), \(y.shape)")
-    let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3], plane = h * w
-    let mx = Tensor.reuse(mappedX, shape: [h, w]), my = Tensor.reuse(mappedY, shape: [h, w])
+    precondition(
+      x.shape == y.shape && x.shape.count == 4, "SSIM: images must be [N, C, H, W], got \(x.shape), \(y.shape)")
+    let n = x.shape[0]
+    let c = x.shape[1]
+    let h = x.shape[2]
+    let w = x.shape[3]
+    let plane = h * w
+    let mx = Tensor.reuse(mappedX, shape: [h, w])
+    let my = Tensor.reuse(mappedY, shape: [h, w])
     mappedX = mx
     mappedY = my
     var result = [Float](repeating: 0, count: n)
@@ -50,6 +56,7 @@ public final class SSIM {
 func mapToUnitRange(
   _ src: UnsafePointer<Float>, _ n: Int, _ range: ClosedRange<Float>, _ dst: UnsafeMutablePointer<Float>
 ) {
-  let lo = range.lowerBound, inv = 1 / (range.upperBound - range.lowerBound)
+  let lo = range.lowerBound
+  let inv = 1 / (range.upperBound - range.lowerBound)
   for j in 0..<n { dst[j] = (src[j] - lo) * inv }
 }

@@ -28,7 +28,8 @@ final class SSIMKernel {
   init(windowSize: Int, sigma: Float, k1: Float = 0.01, k2: Float = 0.03, dataRange: Float = 1) {
     precondition(windowSize >= 1 && windowSize % 2 == 1, "SSIM window size must be odd, got \(windowSize)")
     precondition(sigma > 0, "SSIM window sigma must be positive, got \(sigma)")
-    let centre = Double(windowSize / 2), s = Double(sigma)
+    let centre = Double(windowSize / 2)
+    let s = Double(sigma)
     let g = (0..<windowSize).map { exp(-(Double($0) - centre) * (Double($0) - centre) / (2 * s * s)) }
     let total = g.reduce(0, +)
     taps = g.map { Float($0 / total) }
@@ -46,24 +47,34 @@ final class SSIMKernel {
     x: UnsafePointer<Float>, y: UnsafePointer<Float>, height h: Int, width w: Int,
     target: Target, partials: UnsafeMutablePointer<Float>?
   ) -> (cs: Double, ssim: Double) {
-    let ho = h - window + 1, wo = w - window + 1
+    let ho = h - window + 1
+    let wo = w - window + 1
     precondition(ho >= 1 && wo >= 1, "SSIM: plane \(h)×\(w) smaller than the \(window)-pixel window")
     let r = Tensor.reuse(rows, shape: [5, h, wo])
     rows = r
     let m = Tensor.reuse(moments, shape: [5, ho, wo])
     moments = m
-    let rowPlane = h * wo, plane = ho * wo
+    let rowPlane = h * wo
+    let plane = ho * wo
     taps.withUnsafeBufferPointer { t in
       // Horizontal pass: each input row → five filtered rows.
-      let hx = r.pointer, hy = hx + rowPlane, hxx = hy + rowPlane, hyy = hxx + rowPlane, hxy = hyy + rowPlane
+      let hx = r.pointer
+      let hy = hx + rowPlane
+      let hxx = hy + rowPlane
+      let hyy = hxx + rowPlane
+      let hxy = hyy + rowPlane
       r.fill(0)
       for i in 0..<h {
-        let xr = x + i * w, yr = y + i * w, o = i * wo
+        let xr = x + i * w
+        let yr = y + i * w
+        let o = i * wo
         for k in 0..<window {
           let tk = t[k]
           for q in 0..<wo {
-            let a = xr[q + k], b = yr[q + k]
-            let ta = tk * a, tb = tk * b
+            let a = xr[q + k]
+            let b = yr[q + k]
+            let ta = tk * a
+            let tb = tk * b
             hx[o + q] += ta
             hy[o + q] += tb
             hxx[o + q] += ta * a
@@ -75,27 +86,43 @@ final class SSIMKernel {
       // Vertical pass over the five planes.
       m.fill(0)
       for p in 0..<5 {
-        let src = r.pointer + p * rowPlane, dst = m.pointer + p * plane
+        let src = r.pointer + p * rowPlane
+        let dst = m.pointer + p * plane
         for i in 0..<ho {
           let out = dst + i * wo
           for k in 0..<window {
-            let tk = t[k], line = src + (i + k) * wo
+            let tk = t[k]
+            let line = src + (i + k) * wo
             for q in 0..<wo { out[q] += tk * line[q] }
           }
         }
       }
     }
-    let mx = m.pointer, my = mx + plane, exx = my + plane, eyy = exx + plane, exy = eyy + plane
-    let c1 = self.c1, c2 = self.c2
-    var csSum: Double = 0, ssimSum: Double = 0
+    let mx = m.pointer
+    let my = mx + plane
+    let exx = my + plane
+    let eyy = exx + plane
+    let exy = eyy + plane
+    let c1 = self.c1
+    let c2 = self.c2
+    var csSum: Double = 0
+    var ssimSum: Double = 0
     let scale = 1 / Float(plane)
-    let da = partials, db = partials.map { $0 + plane }, dc = partials.map { $0 + 2 * plane }
+    let da = partials
+    let db = partials.map { $0 + plane }
+    let dc = partials.map { $0 + 2 * plane }
     for j in 0..<plane {
-      let ux = mx[j], uy = my[j]
-      let sxx = exx[j] - ux * ux, syy = eyy[j] - uy * uy, sxy = exy[j] - ux * uy
-      let a1 = 2 * ux * uy + c1, b1 = ux * ux + uy * uy + c1
-      let a2 = 2 * sxy + c2, b2 = sxx + syy + c2
-      let l = a1 / b1, cs = a2 / b2
+      let ux = mx[j]
+      let uy = my[j]
+      let sxx = exx[j] - ux * ux
+      let syy = eyy[j] - uy * uy
+      let sxy = exy[j] - ux * uy
+      let a1 = 2 * ux * uy + c1
+      let b1 = ux * ux + uy * uy + c1
+      let a2 = 2 * sxy + c2
+      let b2 = sxx + syy + c2
+      let l = a1 / b1
+      let cs = a2 / b2
       csSum += Double(cs)
       ssimSum += Double(l * cs)
       switch target {
@@ -123,8 +150,10 @@ final class SSIMKernel {
     partials: UnsafePointer<Float>, factor: Float, x: UnsafePointer<Float>, y: UnsafePointer<Float>,
     height h: Int, width w: Int, into dx: UnsafeMutablePointer<Float>, accumulate: Bool
   ) {
-    let ho = h - window + 1, wo = w - window + 1
-    let plane = ho * wo, rowPlane = h * wo
+    let ho = h - window + 1
+    let wo = w - window + 1
+    let plane = ho * wo
+    let rowPlane = h * wo
     let cols = Tensor.reuse(columns, shape: [3, h, wo])
     columns = cols
     let line = Tensor.reuse(lineBuffer, shape: [3, w])
@@ -133,18 +162,24 @@ final class SSIMKernel {
     taps.withUnsafeBufferPointer { t in
       // Vertical transpose: Ho×Wo → H×Wo, scaled by `factor`.
       for p in 0..<3 {
-        let src = partials + p * plane, dst = cols.pointer + p * rowPlane
+        let src = partials + p * plane
+        let dst = cols.pointer + p * rowPlane
         for i in 0..<ho {
           let inRow = src + i * wo
           for k in 0..<window {
-            let tk = t[k] * factor, out = dst + (i + k) * wo
+            let tk = t[k] * factor
+            let out = dst + (i + k) * wo
             for q in 0..<wo { out[q] += tk * inRow[q] }
           }
         }
       }
       // Horizontal transpose row by row, then combine with x and y.
-      let ga = line.pointer, gb = ga + w, gc = gb + w
-      let ca = cols.pointer, cb = ca + rowPlane, cc = cb + rowPlane
+      let ga = line.pointer
+      let gb = ga + w
+      let gc = gb + w
+      let ca = cols.pointer
+      let cb = ca + rowPlane
+      let cc = cb + rowPlane
       for i in 0..<h {
         line.fill(0)
         let o = i * wo
@@ -156,7 +191,9 @@ final class SSIMKernel {
             gc[q + k] += tk * cc[o + q]
           }
         }
-        let xr = x + i * w, yr = y + i * w, out = dx + i * w
+        let xr = x + i * w
+        let yr = y + i * w
+        let out = dx + i * w
         if accumulate {
           for q in 0..<w { out[q] += ga[q] + 2 * xr[q] * gb[q] + yr[q] * gc[q] }
         } else {
@@ -171,7 +208,10 @@ final class SSIMKernel {
 
   /// 2×2 average pooling, stride 2, zero padding (h % 2, w % 2), divisor always 4 (count_include_pad).
   static func pool(_ src: UnsafePointer<Float>, height h: Int, width w: Int, into dst: UnsafeMutablePointer<Float>) {
-    let ph = h % 2, pw = w % 2, ho = pooledSize(h), wo = pooledSize(w)
+    let ph = h % 2
+    let pw = w % 2
+    let ho = pooledSize(h)
+    let wo = pooledSize(w)
     for i in 0..<ho {
       for j in 0..<wo {
         var s: Float = 0
@@ -189,9 +229,12 @@ final class SSIMKernel {
     _ src: UnsafePointer<Float>, height h: Int, width w: Int, into dst: UnsafeMutablePointer<Float>,
     accumulate: Bool
   ) {
-    let ph = h % 2, pw = w % 2, wo = pooledSize(w)
+    let ph = h % 2
+    let pw = w % 2
+    let wo = pooledSize(w)
     for r in 0..<h {
-      let inRow = src + ((r + ph) / 2) * wo, out = dst + r * w
+      let inRow = src + ((r + ph) / 2) * wo
+      let out = dst + r * w
       for c in 0..<w {
         let g = 0.25 * inRow[(c + pw) / 2]
         if accumulate { out[c] += g } else { out[c] = g }
