@@ -57,7 +57,8 @@ public struct ConvolutionGeometry: Equatable, Sendable {
     let low = lowNumerator <= 0 ? 0 : (lowNumerator + stride - 1) / stride
     let highNumerator = width - 1 + padding - kj
     let high = highNumerator < 0 ? 0 : highNumerator / stride + 1
-    let lo = min(low, outputWidth), hi = min(high, outputWidth)
+    let lo = min(low, outputWidth)
+    let hi = min(high, outputWidth)
     return lo..<max(lo, hi)
   }
 }
@@ -73,7 +74,9 @@ public func im2col(
   _ image: UnsafePointer<Float>, batch: Int, geometry g: ConvolutionGeometry,
   into columns: UnsafeMutablePointer<Float>
 ) {
-  let plane = g.inputPlane, outPlane = g.outputPlane, rowLength = batch * outPlane
+  let plane = g.inputPlane
+  let outPlane = g.outputPlane
+  let rowLength = batch * outPlane
   let (s, p, wo) = (g.stride, g.padding, g.outputWidth)
   for c in 0..<g.channels {
     for ki in 0..<g.kernelHeight {
@@ -115,7 +118,9 @@ public func col2im(
   _ columns: UnsafePointer<Float>, batch: Int, geometry g: ConvolutionGeometry,
   into image: UnsafeMutablePointer<Float>
 ) {
-  let plane = g.inputPlane, outPlane = g.outputPlane, rowLength = batch * outPlane
+  let plane = g.inputPlane
+  let outPlane = g.outputPlane
+  let rowLength = batch * outPlane
   let (s, p, wo) = (g.stride, g.padding, g.outputWidth)
   image.update(repeating: 0, count: batch * g.channels * plane)
   for c in 0..<g.channels {

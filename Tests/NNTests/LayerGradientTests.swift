@@ -68,7 +68,8 @@ struct LayerGradientTests {
   }
 
   @Test func relu() {
-    checkGradients(ReLU(), input: Self.awayFromZero([2, 3, 4, 4], seed: 50), seed: 51, eps: 1e-2, tolerance: 1e-3, label: "ReLU")
+    checkGradients(
+      ReLU(), input: Self.awayFromZero([2, 3, 4, 4], seed: 50), seed: 51, eps: 1e-2, tolerance: 1e-3, label: "ReLU")
   }
 
   @Test(arguments: [Float(0.01), 0.2])
@@ -79,11 +80,14 @@ struct LayerGradientTests {
   }
 
   @Test func tanh() {
-    checkGradients(Tanh(), input: randomTensor([2, 3, 4, 4], seed: 54), seed: 55, eps: 1e-2, tolerance: 2e-3, label: "Tanh")
+    checkGradients(
+      Tanh(), input: randomTensor([2, 3, 4, 4], seed: 54), seed: 55, eps: 1e-2, tolerance: 2e-3, label: "Tanh")
   }
 
   @Test func sigmoid() {
-    checkGradients(Sigmoid(), input: randomTensor([2, 3, 4, 4], seed: 56, scale: 2), seed: 57, eps: 1e-2, tolerance: 2e-3, label: "Sigmoid")
+    checkGradients(
+      Sigmoid(), input: randomTensor([2, 3, 4, 4], seed: 56, scale: 2), seed: 57, eps: 1e-2, tolerance: 2e-3,
+      label: "Sigmoid")
   }
 
   /// (kernel, stride, H, W): non-overlapping, overlapping (an element can win two windows) and floor mode.
@@ -96,12 +100,16 @@ struct LayerGradientTests {
     var g = PhiloxGenerator(seed: 60)
     values.shuffle(using: &g)
     let x = Tensor(shape: [2, 2, h, w], values: values)
-    checkGradients(MaxPool2d(kernelSize: k, stride: s), input: x, seed: 61, eps: 1e-2, tolerance: 1e-3, label: "MaxPool2d\(c)")
+    checkGradients(
+      MaxPool2d(kernelSize: k, stride: s), input: x, seed: 61, eps: 1e-2, tolerance: 1e-3, label: "MaxPool2d\(c)")
   }
 
   @Test func flattenAndUnflatten() {
-    checkGradients(Flatten(), input: randomTensor([2, 3, 2, 2], seed: 70), seed: 71, eps: 0.25, tolerance: 1e-5, label: "Flatten")
-    checkGradients(Unflatten(shape: [3, 2, 2]), input: randomTensor([2, 12], seed: 72), seed: 73, eps: 0.25, tolerance: 1e-5, label: "Unflatten")
+    checkGradients(
+      Flatten(), input: randomTensor([2, 3, 2, 2], seed: 70), seed: 71, eps: 0.25, tolerance: 1e-5, label: "Flatten")
+    checkGradients(
+      Unflatten(shape: [3, 2, 2]), input: randomTensor([2, 12], seed: 72), seed: 73, eps: 0.25, tolerance: 1e-5,
+      label: "Unflatten")
   }
 
   /// A DCGAN-like stack, to check that the layers compose (gradients through BN, ReLU, Tanh and both convs).
@@ -115,6 +123,7 @@ struct LayerGradientTests {
     ])
     randomiseParameters(net, seed: 80, scale: 0.5)
     for (name, p) in net.namedParameters() where name == "1.weight" { p.value.fill(1) }
-    checkGradients(net, input: randomTensor([3, 4, 1, 1], seed: 81), seed: 82, eps: 1e-3, tolerance: 2e-2, label: "stack")
+    checkGradients(
+      net, input: randomTensor([3, 4, 1, 1], seed: 81), seed: 82, eps: 1e-3, tolerance: 2e-2, label: "stack")
   }
 }

@@ -58,7 +58,9 @@ func runRanks(_ ranks: Int, _ body: @escaping (Int) -> Void) {
 /// Rows `range` of the batch dimension of `x`, as a new tensor.
 func batchSlice(_ x: Tensor, _ range: Range<Int>) -> Tensor {
   let per = x.count / x.shape[0]
-  return Tensor(shape: [range.count] + x.shape.dropFirst(), values: Array(x.array[(range.lowerBound * per)..<(range.upperBound * per)]))
+  return Tensor(
+    shape: [range.count] + x.shape.dropFirst(),
+    values: Array(x.array[(range.lowerBound * per)..<(range.upperBound * per)]))
 }
 
 /// SyncBatchNorm: ranks holding slices of a batch, with a reducer summing across them, must match one
@@ -66,7 +68,9 @@ func batchSlice(_ x: Tensor, _ range: Range<Int>) -> Tensor {
 struct LayerSyncBatchNormTests {
   @Test(arguments: [[3, 3], [1, 5], [2, 2, 2]])
   func ranksWithSlicesMatchTheWholeBatch(split: [Int]) {
-    let channels = 3, total = split.reduce(0, +), ranks = split.count
+    let channels = 3
+    let total = split.reduce(0, +)
+    let ranks = split.count
     let reference = BatchNorm2d(channels: channels)
     randomiseParameters(reference, seed: 1, scale: 0.5, offset: 1)
     let replicas = (0..<ranks).map { _ in BatchNorm2d(channels: channels) }
@@ -84,7 +88,8 @@ struct LayerSyncBatchNormTests {
       let y = reference.forward(x).array
       let dx = reference.backward(dy).array
 
-      var outputs = [[Float]](repeating: [], count: ranks), inputGradients = outputs
+      var outputs = [[Float]](repeating: [], count: ranks)
+      var inputGradients = outputs
       let lock = NSLock()
       runRanks(ranks) { r in
         let range = starts[r]..<(starts[r] + split[r])
@@ -110,8 +115,10 @@ struct LayerSyncBatchNormTests {
         expectClose(full, summed, tolerance: 1e-5, "\(label) d\(name) summed over ranks")
       }
       for bn in replicas {
-        expectClose(bn.runningMean.array, reference.runningMean.array.map(Double.init), tolerance: 1e-6, "\(label) running_mean")
-        expectClose(bn.runningVar.array, reference.runningVar.array.map(Double.init), tolerance: 1e-5, "\(label) running_var")
+        expectClose(
+          bn.runningMean.array, reference.runningMean.array.map(Double.init), tolerance: 1e-6, "\(label) running_mean")
+        expectClose(
+          bn.runningVar.array, reference.runningVar.array.map(Double.init), tolerance: 1e-5, "\(label) running_var")
         #expect(bn.numBatchesTracked.array == reference.numBatchesTracked.array)
       }
     }

@@ -14,9 +14,11 @@ struct LayerValueTests {
     let n = 3
     let x = randomTensor([n, cin, h, w], seed: 2)
     let y = layer.forward(x)
-    let ho = (h + 2 * p - k) / s + 1, wo = (w + 2 * p - k) / s + 1
+    let ho = (h + 2 * p - k) / s + 1
+    let wo = (w + 2 * p - k) / s + 1
     #expect(y.shape == [n, cout, ho, wo])
-    let wt = layer.weight.value, b = layer.bias!.value
+    let wt = layer.weight.value
+    let b = layer.bias!.value
     var expected = [Double](repeating: 0, count: n * cout * ho * wo)
     for i in 0..<n {
       for o in 0..<cout {
@@ -26,7 +28,8 @@ struct LayerValueTests {
             for ch in 0..<cin {
               for ki in 0..<k {
                 for kj in 0..<k {
-                  let ih = oh * s - p + ki, iw = ow * s - p + kj
+                  let ih = oh * s - p + ki
+                  let iw = ow * s - p + kj
                   guard ih >= 0, ih < h, iw >= 0, iw < w else { continue }
                   acc += Double(wt[((o * cin + ch) * k + ki) * k + kj]) * Double(x[((i * cin + ch) * h + ih) * w + iw])
                 }
@@ -41,7 +44,9 @@ struct LayerValueTests {
   }
 
   /// Includes the DCGAN first layer (k4 s1 p0 on 1×1) and the upsampling layers (k4 s2 p1).
-  @Test(arguments: [(5, 3, 4, 1, 0, 1, 1), (3, 2, 4, 2, 1, 4, 4), (2, 3, 3, 2, 0, 3, 2), (2, 2, 7, 1, 0, 1, 1), (3, 2, 3, 1, 1, 4, 5)])
+  @Test(arguments: [
+    (5, 3, 4, 1, 0, 1, 1), (3, 2, 4, 2, 1, 4, 4), (2, 3, 3, 2, 0, 3, 2), (2, 2, 7, 1, 0, 1, 1), (3, 2, 3, 1, 1, 4, 5),
+  ])
   func convTranspose2dForwardMatchesNaiveScatter(_ c: (Int, Int, Int, Int, Int, Int, Int)) {
     let (cin, cout, k, s, p, h, w) = c
     let layer = ConvTranspose2d(inChannels: cin, outChannels: cout, kernelSize: k, stride: s, padding: p)
@@ -49,9 +54,11 @@ struct LayerValueTests {
     let n = 3
     let x = randomTensor([n, cin, h, w], seed: 4)
     let y = layer.forward(x)
-    let ho = (h - 1) * s - 2 * p + k, wo = (w - 1) * s - 2 * p + k
+    let ho = (h - 1) * s - 2 * p + k
+    let wo = (w - 1) * s - 2 * p + k
     #expect(y.shape == [n, cout, ho, wo])
-    let wt = layer.weight.value, b = layer.bias!.value
+    let wt = layer.weight.value
+    let b = layer.bias!.value
     var expected = [Double](repeating: 0, count: n * cout * ho * wo)
     for i in 0..<n {
       for o in 0..<cout {
@@ -65,7 +72,8 @@ struct LayerValueTests {
             for o in 0..<cout {
               for ki in 0..<k {
                 for kj in 0..<k {
-                  let oh = ih * s - p + ki, ow = iw * s - p + kj
+                  let oh = ih * s - p + ki
+                  let ow = iw * s - p + kj
                   guard oh >= 0, oh < ho, ow >= 0, ow < wo else { continue }
                   expected[((i * cout + o) * ho + oh) * wo + ow] += v * Double(wt[((ci * cout + o) * k + ki) * k + kj])
                 }
@@ -98,7 +106,9 @@ struct LayerValueTests {
   /// Per-channel mean, biased variance and unbiased variance of `[N, C, H, W]` data, in Double.
   static func channelStatistics(_ x: Tensor) -> (mean: [Double], biased: [Double], unbiased: [Double]) {
     let (n, c, plane) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
-    var mean = [Double](repeating: 0, count: c), biased = mean, unbiased = mean
+    var mean = [Double](repeating: 0, count: c)
+    var biased = mean
+    var unbiased = mean
     for ch in 0..<c {
       var values: [Double] = []
       for i in 0..<n { for j in 0..<plane { values.append(Double(x[(i * c + ch) * plane + j])) } }
@@ -115,7 +125,8 @@ struct LayerValueTests {
     #expect(bn.runningMean.array == [0, 0, 0] && bn.runningVar.array == [1, 1, 1])
     #expect(bn.numBatchesTracked.array == [0])
     randomiseParameters(bn, seed: 7, scale: 0.5, offset: 1)
-    var expectedMean = [Double](repeating: 0, count: 3), expectedVar = [Double](repeating: 1, count: 3)
+    var expectedMean = [Double](repeating: 0, count: 3)
+    var expectedVar = [Double](repeating: 1, count: 3)
     for step in 0..<3 {
       let x = randomTensor([4, 3, 3, 2], seed: 8 + UInt64(step), scale: 3)
       for i in 0..<x.count { x[i] += 2 }
@@ -124,7 +135,8 @@ struct LayerValueTests {
       var expected = [Double](repeating: 0, count: x.count)
       for i in 0..<x.count {
         let ch = (i / 6) % 3
-        expected[i] = (Double(x[i]) - stats.mean[ch]) / (stats.biased[ch] + 1e-5).squareRoot()
+        expected[i] =
+          (Double(x[i]) - stats.mean[ch]) / (stats.biased[ch] + 1e-5).squareRoot()
           * Double(bn.weight.value[ch]) + Double(bn.bias.value[ch])
       }
       expectClose(y.array, expected, tolerance: 1e-5, "BN training output, step \(step)")
@@ -149,7 +161,8 @@ struct LayerValueTests {
     var expected = [Double](repeating: 0, count: x.count)
     for i in 0..<x.count {
       let ch = (i / 9) % 2
-      expected[i] = (Double(x[i]) - Double(bn.runningMean[ch])) / (Double(bn.runningVar[ch]) + 1e-3).squareRoot()
+      expected[i] =
+        (Double(x[i]) - Double(bn.runningMean[ch])) / (Double(bn.runningVar[ch]) + 1e-3).squareRoot()
         * Double(bn.weight.value[ch]) + Double(bn.bias.value[ch])
     }
     expectClose(y.array, expected, tolerance: 1e-6, "BN inference output")
@@ -171,7 +184,8 @@ struct LayerValueTests {
         "1.num_batches_tracked": [1], "3.weight": [3, 2, 3, 3], "3.bias": [3], "5.weight": [1, 3], "5.bias": [1],
       ])
     // Convolution and linear weights start at zero; models initialise them.
-    #expect(net.namedParameters().filter { !$0.0.hasPrefix("1.") }.allSatisfy { $0.1.value.array.allSatisfy { $0 == 0 } })
+    #expect(
+      net.namedParameters().filter { !$0.0.hasPrefix("1.") }.allSatisfy { $0.1.value.array.allSatisfy { $0 == 0 } })
   }
 
   @Test func maxPoolPicksTheFirstMaximumAndFloorsTheOutputSize() {
@@ -190,7 +204,8 @@ struct LayerValueTests {
     #expect(LeakyReLU().forward(x).array == [-0.02, -0.005, 0, 0.5, 2])
     #expect(LeakyReLU(negativeSlope: 0.2).forward(x).array == [-0.4, -0.1, 0, 0.5, 2])
     expectClose(Tanh().forward(x).array, x.array.map { Foundation.tanh(Double($0)) }, tolerance: 1e-6, "Tanh")
-    expectClose(Sigmoid().forward(x).array, x.array.map { 1 / (1 + Foundation.exp(-Double($0))) }, tolerance: 1e-6, "Sigmoid")
+    expectClose(
+      Sigmoid().forward(x).array, x.array.map { 1 / (1 + Foundation.exp(-Double($0))) }, tolerance: 1e-6, "Sigmoid")
   }
 
   @Test func flattenAndUnflattenReshapeWithoutCopying() {

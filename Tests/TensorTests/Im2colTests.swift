@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Tensor
 
 /// (N, C, H, W, kernel, stride, padding) covering strides, padding larger than the stride, non-square images,
@@ -17,7 +18,8 @@ private func randomArray(_ count: Int, seed: UInt64) -> [Float] {
 private func directConvolution(
   _ x: [Float], _ w: [Float], n: Int, c: Int, h: Int, wd: Int, outChannels: Int, k: Int, s: Int, p: Int
 ) -> [Double] {
-  let ho = (h + 2 * p - k) / s + 1, wo = (wd + 2 * p - k) / s + 1
+  let ho = (h + 2 * p - k) / s + 1
+  let wo = (wd + 2 * p - k) / s + 1
   var y = [Double](repeating: 0, count: n * outChannels * ho * wo)
   for b in 0..<n {
     for o in 0..<outChannels {
@@ -27,7 +29,8 @@ private func directConvolution(
           for ch in 0..<c {
             for ki in 0..<k {
               for kj in 0..<k {
-                let ih = oh * s - p + ki, iw = ow * s - p + kj
+                let ih = oh * s - p + ki
+                let iw = ow * s - p + kj
                 if ih < 0 || ih >= h || iw < 0 || iw >= wd { continue }
                 acc += Double(w[((o * c + ch) * k + ki) * k + kj]) * Double(x[((b * c + ch) * h + ih) * wd + iw])
               }
@@ -63,7 +66,9 @@ struct Im2colTests {
       for o in 0..<outChannels {
         for q in 0..<g.outputPlane {
           var acc = 0.0
-          for r in 0..<g.columnRows { acc += Double(weights[o * g.columnRows + r]) * Double(columns[r * cols + b * g.outputPlane + q]) }
+          for r in 0..<g.columnRows {
+            acc += Double(weights[o * g.columnRows + r]) * Double(columns[r * cols + b * g.outputPlane + q])
+          }
           let i = (b * outChannels + o) * g.outputPlane + q
           let err = abs(acc - reference[i])
           if err > worst.0 || err.isNaN { worst = (err, i) }
@@ -106,7 +111,8 @@ struct Im2colTests {
           for b in 0..<n {
             for oh in 0..<ho {
               for ow in 0..<wo {
-                let ih = oh * s - p + ki, iw = ow * s - p + kj
+                let ih = oh * s - p + ki
+                let iw = ow * s - p + kj
                 if ih < 0 || ih >= h || iw < 0 || iw >= w { continue }
                 let r = (ch * k + ki) * k + kj
                 reference[((b * c + ch) * h + ih) * w + iw] += Double(d[r * n * ho * wo + (b * ho + oh) * wo + ow])
@@ -128,7 +134,8 @@ struct Im2colTests {
   func channelsMajorPermutesAreInverseAndIndexCorrectly(_ shape: (Int, Int, Int)) {
     let (n, c, plane) = shape
     let x = (0..<(n * c * plane)).map(Float.init)
-    var cnhw = [Float](repeating: .nan, count: x.count), back = [Float](repeating: .nan, count: x.count)
+    var cnhw = [Float](repeating: .nan, count: x.count)
+    var back = [Float](repeating: .nan, count: x.count)
     x.withUnsafeBufferPointer { xp in
       cnhw.withUnsafeMutableBufferPointer {
         permuteNCHWToCNHW(xp.baseAddress!, batch: n, channels: c, plane: plane, into: $0.baseAddress!)

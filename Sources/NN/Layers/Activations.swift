@@ -10,7 +10,8 @@ public final class ReLU: Layer {
   public func forward(_ input: Tensor) -> Tensor {
     let y = Tensor.reuse(output, shape: input.shape)
     output = y
-    let x = input.pointer, o = y.pointer
+    let x = input.pointer
+    let o = y.pointer
     for i in 0..<input.count { o[i] = x[i] < 0 ? 0 : x[i] }
     return y
   }
@@ -20,8 +21,13 @@ public final class ReLU: Layer {
     precondition(dOutput.shape == y.shape, "ReLU dOutput \(dOutput.shape), expected \(y.shape)")
     let dx = Tensor.reuse(dInput, shape: y.shape)
     dInput = dx
-    let o = y.pointer, g = dOutput.pointer, d = dx.pointer
-    for i in 0..<y.count { d[i] = o[i] > 0 ? g[i] : 0 }
+    let o = y.pointer
+    let g = dOutput.pointer
+    let d = dx.pointer
+    for i in 0..<y.count {
+      let gi = g[i]  // unconditional load, so the loop vectorises
+      d[i] = o[i] > 0 ? gi : 0
+    }
     return dx
   }
 }
@@ -39,7 +45,9 @@ public final class LeakyReLU: Layer {
     self.input = input
     let y = Tensor.reuse(output, shape: input.shape)
     output = y
-    let x = input.pointer, o = y.pointer, a = negativeSlope
+    let x = input.pointer
+    let o = y.pointer
+    let a = negativeSlope
     for i in 0..<input.count { o[i] = x[i] > 0 ? x[i] : x[i] * a }
     return y
   }
@@ -49,7 +57,10 @@ public final class LeakyReLU: Layer {
     precondition(dOutput.shape == input.shape, "LeakyReLU dOutput \(dOutput.shape), expected \(input.shape)")
     let dx = Tensor.reuse(dInput, shape: input.shape)
     dInput = dx
-    let x = input.pointer, g = dOutput.pointer, d = dx.pointer, a = negativeSlope
+    let x = input.pointer
+    let g = dOutput.pointer
+    let d = dx.pointer
+    let a = negativeSlope
     for i in 0..<input.count { d[i] = x[i] > 0 ? g[i] : g[i] * a }
     return dx
   }
@@ -64,7 +75,8 @@ public final class Tanh: Layer {
   public func forward(_ input: Tensor) -> Tensor {
     let y = Tensor.reuse(output, shape: input.shape)
     output = y
-    let x = input.pointer, o = y.pointer
+    let x = input.pointer
+    let o = y.pointer
     for i in 0..<input.count { o[i] = tanhf(x[i]) }
     return y
   }
@@ -74,7 +86,9 @@ public final class Tanh: Layer {
     precondition(dOutput.shape == y.shape, "Tanh dOutput \(dOutput.shape), expected \(y.shape)")
     let dx = Tensor.reuse(dInput, shape: y.shape)
     dInput = dx
-    let o = y.pointer, g = dOutput.pointer, d = dx.pointer
+    let o = y.pointer
+    let g = dOutput.pointer
+    let d = dx.pointer
     for i in 0..<y.count { d[i] = g[i] * (1 - o[i] * o[i]) }
     return dx
   }
@@ -90,7 +104,8 @@ public final class Sigmoid: Layer {
   public func forward(_ input: Tensor) -> Tensor {
     let y = Tensor.reuse(output, shape: input.shape)
     output = y
-    let x = input.pointer, o = y.pointer
+    let x = input.pointer
+    let o = y.pointer
     for i in 0..<input.count { o[i] = 1 / (1 + expf(-x[i])) }
     return y
   }
@@ -100,7 +115,9 @@ public final class Sigmoid: Layer {
     precondition(dOutput.shape == y.shape, "Sigmoid dOutput \(dOutput.shape), expected \(y.shape)")
     let dx = Tensor.reuse(dInput, shape: y.shape)
     dInput = dx
-    let o = y.pointer, g = dOutput.pointer, d = dx.pointer
+    let o = y.pointer
+    let g = dOutput.pointer
+    let d = dx.pointer
     for i in 0..<y.count { d[i] = g[i] * o[i] * (1 - o[i]) }
     return dx
   }

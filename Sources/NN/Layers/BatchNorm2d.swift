@@ -84,12 +84,16 @@ public final class BatchNorm2d: Layer {
     let (n, c, plane) = (input.shape[0], channels, input.shape[2] * input.shape[3])
     self.input = input
     forwardMode = mode
-    let x = UnsafePointer(input.pointer), mu = mean.pointer, istd = invStd.pointer
+    let x = UnsafePointer(input.pointer)
+    let mu = mean.pointer
+    let istd = invStd.pointer
     switch mode {
     case .training:
       batchStatistics(x, batch: n, plane: plane)
-      let m = Double(statisticsCount), a = Double(momentum)
-      let rm = runningMean.pointer, rv = runningVar.pointer
+      let m = Double(statisticsCount)
+      let a = Double(momentum)
+      let rm = runningMean.pointer
+      let rv = runningVar.pointer
       for ch in 0..<c {
         mu[ch] = Float(batchMean[ch])
         istd[ch] = Float(1 / (batchVariance[ch] + Double(eps)).squareRoot())
@@ -106,12 +110,15 @@ public final class BatchNorm2d: Layer {
     }
     let y = Tensor.reuse(output, shape: input.shape)
     output = y
-    let w = weight.value.pointer, b = bias.value.pointer
+    let w = weight.value.pointer
+    let b = bias.value.pointer
     for ch in 0..<c {
-      let scale = istd[ch] * w[ch], shift = b[ch] - mu[ch] * scale
+      let scale = istd[ch] * w[ch]
+      let shift = b[ch] - mu[ch] * scale
       for i in 0..<n {
         let offset = (i * c + ch) * plane
-        let src = x + offset, dst = y.pointer + offset
+        let src = x + offset
+        let dst = y.pointer + offset
         for j in 0..<plane { dst[j] = src[j] * scale + shift }
       }
     }
@@ -145,7 +152,8 @@ public final class BatchNorm2d: Layer {
     }
     let r = reduction.pointer
     for ch in 0..<c {
-      var s = 0.0, q = 0.0
+      var s = 0.0
+      var q = 0.0
       for i in 0..<n {
         let p = x + (i * c + ch) * plane
         for j in 0..<plane {
@@ -173,16 +181,24 @@ public final class BatchNorm2d: Layer {
     guard let input else { preconditionFailure("BatchNorm2d.backward before forward") }
     precondition(dOutput.shape == input.shape, "BatchNorm2d dOutput \(dOutput.shape), expected \(input.shape)")
     let (n, c, plane) = (input.shape[0], channels, input.shape[2] * input.shape[3])
-    let x = UnsafePointer(input.pointer), dy = UnsafePointer(dOutput.pointer)
-    let mu = mean.pointer, istd = invStd.pointer, w = weight.value.pointer
-    let dw = weight.grad.pointer, db = bias.grad.pointer, r = reduction.pointer
+    let x = UnsafePointer(input.pointer)
+    let dy = UnsafePointer(dOutput.pointer)
+    let mu = mean.pointer
+    let istd = invStd.pointer
+    let w = weight.value.pointer
+    let dw = weight.grad.pointer
+    let db = bias.grad.pointer
+    let r = reduction.pointer
     // Per channel: Σdy and Σdy·x̂ over the local batch.
     for ch in 0..<c {
-      let m = Double(mu[ch]), s = Double(istd[ch])
-      var sumDy = 0.0, sumDyXhat = 0.0
+      let m = Double(mu[ch])
+      let s = Double(istd[ch])
+      var sumDy = 0.0
+      var sumDyXhat = 0.0
       for i in 0..<n {
         let offset = (i * c + ch) * plane
-        let xp = x + offset, dyp = dy + offset
+        let xp = x + offset
+        let dyp = dy + offset
         for j in 0..<plane {
           let g = Double(dyp[j])
           sumDy += g
@@ -204,7 +220,8 @@ public final class BatchNorm2d: Layer {
         let scale = istd[ch] * w[ch]
         for i in 0..<n {
           let offset = (i * c + ch) * plane
-          let src = dy + offset, dst = dx.pointer + offset
+          let src = dy + offset
+          let dst = dx.pointer + offset
           for j in 0..<plane { dst[j] = src[j] * scale }
         }
       }
@@ -213,10 +230,16 @@ public final class BatchNorm2d: Layer {
       // dx = w/σ · (dy − Σdy/M − x̂ · Σdy·x̂ / M), with M and the sums over the whole (global) batch.
       let m = Float(statisticsCount)
       for ch in 0..<c {
-        let s = istd[ch], meanDy = r[ch] / m, meanDyXhat = r[c + ch] / m, scale = s * w[ch], centre = mu[ch]
+        let s = istd[ch]
+        let meanDy = r[ch] / m
+        let meanDyXhat = r[c + ch] / m
+        let scale = s * w[ch]
+        let centre = mu[ch]
         for i in 0..<n {
           let offset = (i * c + ch) * plane
-          let xp = x + offset, dyp = dy + offset, dst = dx.pointer + offset
+          let xp = x + offset
+          let dyp = dy + offset
+          let dst = dx.pointer + offset
           for j in 0..<plane {
             let xhat = (xp[j] - centre) * s
             dst[j] = (dyp[j] - meanDy - xhat * meanDyXhat) * scale

@@ -32,7 +32,8 @@ public final class Conv2d: Layer {
   private var dInput: Tensor?
   private let empty = Tensor(shape: [0])
 
-  public init(inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true) {
+  public init(inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true)
+  {
     precondition(inChannels > 0 && outChannels > 0 && kernelSize > 0 && stride > 0 && padding >= 0, "bad Conv2d")
     self.inChannels = inChannels
     self.outChannels = outChannels
@@ -50,14 +51,16 @@ public final class Conv2d: Layer {
   }
 
   public func forward(_ input: Tensor) -> Tensor {
-    precondition(input.shape.count == 4 && input.shape[1] == inChannels, "Conv2d(\(inChannels)→\(outChannels)) got \(input.shape)")
+    precondition(
+      input.shape.count == 4 && input.shape[1] == inChannels, "Conv2d(\(inChannels)→\(outChannels)) got \(input.shape)")
     let n = input.shape[0]
     let g = ConvolutionGeometry(
       channels: inChannels, height: input.shape[2], width: input.shape[3], kernelSize: kernelSize, stride: stride,
       padding: padding)
     geometry = g
     batch = n
-    let rows = g.columnRows, cols = n * g.outputPlane
+    let rows = g.columnRows
+    let cols = n * g.outputPlane
     let x = Tensor.reuse(columns, shape: [rows, cols])
     columns = x
     im2col(input.pointer, batch: n, geometry: g, into: x.pointer)
@@ -67,7 +70,8 @@ public final class Conv2d: Layer {
     channelsMajor = yc
     if let b = bias { LayerKernels.fillRows(yc.pointer, rows: outChannels, columns: cols, with: b.value.pointer) }
     // Y[Cout, N·Ho·Wo] = W[Cout, Cin·k·k] · columns (+ Y holding the bias)
-    sgemm(m: outChannels, n: cols, k: rows, a: weight.value.pointer, b: x.pointer, beta: bias == nil ? 0 : 1, c: yc.pointer)
+    sgemm(
+      m: outChannels, n: cols, k: rows, a: weight.value.pointer, b: x.pointer, beta: bias == nil ? 0 : 1, c: yc.pointer)
 
     let y = Tensor.reuse(output, shape: [n, outChannels, g.outputHeight, g.outputWidth])
     output = y
@@ -79,7 +83,9 @@ public final class Conv2d: Layer {
     guard let g = geometry, let x = columns, columnsHoldInput else {
       preconditionFailure("Conv2d.backward needs a preceding forward (one backward per forward)")
     }
-    let n = batch, rows = g.columnRows, cols = n * g.outputPlane
+    let n = batch
+    let rows = g.columnRows
+    let cols = n * g.outputPlane
     precondition(
       dOutput.shape == [n, outChannels, g.outputHeight, g.outputWidth],
       "Conv2d dOutput \(dOutput.shape), expected \([n, outChannels, g.outputHeight, g.outputWidth])")
@@ -90,7 +96,8 @@ public final class Conv2d: Layer {
     // dW[Cout, Cin·k·k] += dY[Cout, N·Ho·Wo] · columnsᵀ
     sgemm(transB: true, m: outChannels, n: rows, k: cols, a: dyc.pointer, b: x.pointer, beta: 1, c: weight.grad.pointer)
     if let b = bias {
-      LayerKernels.accumulateChannelSums(dyc.pointer, batch: 1, channels: outChannels, plane: cols, into: b.grad.pointer)
+      LayerKernels.accumulateChannelSums(
+        dyc.pointer, batch: 1, channels: outChannels, plane: cols, into: b.grad.pointer)
     }
     guard needsInputGradient else { return empty }
 

@@ -35,8 +35,10 @@ public final class ConvTranspose2d: Layer {
   private var dInput: Tensor?
   private let empty = Tensor(shape: [0])
 
-  public init(inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true) {
-    precondition(inChannels > 0 && outChannels > 0 && kernelSize > 0 && stride > 0 && padding >= 0, "bad ConvTranspose2d")
+  public init(inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true)
+  {
+    precondition(
+      inChannels > 0 && outChannels > 0 && kernelSize > 0 && stride > 0 && padding >= 0, "bad ConvTranspose2d")
     self.inChannels = inChannels
     self.outChannels = outChannels
     self.kernelSize = kernelSize
@@ -65,7 +67,9 @@ public final class ConvTranspose2d: Layer {
     precondition(g.outputHeight == h && g.outputWidth == w, "ConvTranspose2d geometry mismatch")
     geometry = g
     batch = n
-    let plane = h * w, cols = n * plane, rows = g.columnRows
+    let plane = h * w
+    let cols = n * plane
+    let rows = g.columnRows
 
     let xc = Tensor.reuse(inputChannelsMajor, shape: [inChannels, cols])
     inputChannelsMajor = xc
@@ -89,7 +93,9 @@ public final class ConvTranspose2d: Layer {
     guard let g = geometry, let xc = inputChannelsMajor else {
       preconditionFailure("ConvTranspose2d.backward before forward")
     }
-    let n = batch, cols = n * g.outputPlane, rows = g.columnRows
+    let n = batch
+    let cols = n * g.outputPlane
+    let rows = g.columnRows
     precondition(
       dOutput.shape == [n, outChannels, g.height, g.width],
       "ConvTranspose2d dOutput \(dOutput.shape), expected \([n, outChannels, g.height, g.width])")

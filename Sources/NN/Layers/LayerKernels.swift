@@ -4,13 +4,17 @@ import Tensor
 enum LayerKernels {
   /// Sets row `r` of the row-major `[rows, columns]` matrix `matrix` to `values[r]` everywhere.
   @inlinable
-  static func fillRows(_ matrix: UnsafeMutablePointer<Float>, rows: Int, columns: Int, with values: UnsafePointer<Float>) {
+  static func fillRows(
+    _ matrix: UnsafeMutablePointer<Float>, rows: Int, columns: Int, with values: UnsafePointer<Float>
+  ) {
     for r in 0..<rows { (matrix + r * columns).update(repeating: values[r], count: columns) }
   }
 
   /// Sets column `j` of the row-major `[rows, columns]` matrix to `values[j]` in every row.
   @inlinable
-  static func fillColumns(_ matrix: UnsafeMutablePointer<Float>, rows: Int, columns: Int, with values: UnsafePointer<Float>) {
+  static func fillColumns(
+    _ matrix: UnsafeMutablePointer<Float>, rows: Int, columns: Int, with values: UnsafePointer<Float>
+  ) {
     for r in 0..<rows { (matrix + r * columns).update(from: values, count: columns) }
   }
 

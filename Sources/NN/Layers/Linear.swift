@@ -35,7 +35,8 @@ public final class Linear: Layer {
   }
 
   public func forward(_ input: Tensor) -> Tensor {
-    precondition(input.shape.count == 2 && input.shape[1] == inFeatures, "Linear(\(inFeatures)→\(outFeatures)) got \(input.shape)")
+    precondition(
+      input.shape.count == 2 && input.shape[1] == inFeatures, "Linear(\(inFeatures)→\(outFeatures)) got \(input.shape)")
     let n = input.shape[0]
     self.input = input
     let y = Tensor.reuse(output, shape: [n, outFeatures])
@@ -57,7 +58,8 @@ public final class Linear: Layer {
       transA: true, m: outFeatures, n: inFeatures, k: n, a: dOutput.pointer, b: x.pointer, beta: 1,
       c: weight.grad.pointer)
     if let b = bias {
-      let g = b.grad.pointer, dy = dOutput.pointer
+      let g = b.grad.pointer
+      let dy = dOutput.pointer
       for j in 0..<outFeatures {
         var s = 0.0
         for i in 0..<n { s += Double(dy[i * outFeatures + j]) }

@@ -24,15 +24,18 @@ public final class MaxPool2d: Layer {
     let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
     let (k, s) = (kernelSize, stride)
     precondition(h >= k && w >= k, "MaxPool2d kernel \(k) larger than \(h)×\(w)")
-    let ho = (h - k) / s + 1, wo = (w - k) / s + 1
+    let ho = (h - k) / s + 1
+    let wo = (w - k) / s + 1
     inputShape = input.shape
     let y = Tensor.reuse(output, shape: [n, c, ho, wo])
     output = y
-    let planes = n * c, outCount = planes * ho * wo
+    let planes = n * c
+    let outCount = planes * ho * wo
     if argmax.count != outCount { argmax = [Int32](repeating: 0, count: outCount) }
     argmax.withUnsafeMutableBufferPointer { idx in
       for p in 0..<planes {
-        let src = input.pointer + p * h * w, dst = y.pointer + p * ho * wo
+        let src = input.pointer + p * h * w
+        let dst = y.pointer + p * ho * wo
         let arg = idx.baseAddress! + p * ho * wo
         for oh in 0..<ho {
           for ow in 0..<wo {
@@ -63,11 +66,13 @@ public final class MaxPool2d: Layer {
     let dx = Tensor.reuse(dInput, shape: inputShape)
     dInput = dx
     dx.fill(0)
-    let planes = inputShape[0] * inputShape[1], plane = inputShape[2] * inputShape[3]
+    let planes = inputShape[0] * inputShape[1]
+    let plane = inputShape[2] * inputShape[3]
     let outPlane = y.shape[2] * y.shape[3]
     argmax.withUnsafeBufferPointer { idx in
       for p in 0..<planes {
-        let g = dOutput.pointer + p * outPlane, d = dx.pointer + p * plane
+        let g = dOutput.pointer + p * outPlane
+        let d = dx.pointer + p * plane
         for o in 0..<outPlane { d[Int(idx[p * outPlane + o])] += g[o] }
       }
     }
