@@ -114,7 +114,9 @@ extension HDF5File {
         return pointer.map { String(cString: $0) } ?? ""
       }
       let size = H5Tget_size(type)
-      guard size > 0 else { throw HDF5Error(file: self.path, object: label, reason: .callFailed(function: "H5Tget_size", detail: nil)) }
+      guard size > 0 else {
+        throw HDF5Error(file: self.path, object: label, reason: .callFailed(function: "H5Tget_size", detail: nil))
+      }
       var bytes = [UInt8](repeating: 0, count: size)
       try check(H5Aread(attribute, type, &bytes), "H5Aread", label)
       var end = bytes.firstIndex(of: 0) ?? bytes.count

@@ -66,7 +66,8 @@ extension HDF5File {
     if let existing = kind(at: absolute) {
       throw HDF5Error(
         file: self.path, object: object,
-        reason: existing == H5I_DATASET ? .alreadyExists : .wrongType(expected: "nothing", found: Self.describe(existing)))
+        reason: existing == H5I_DATASET
+          ? .alreadyExists : .wrongType(expected: "nothing", found: Self.describe(existing)))
     }
     let dims = shape.map { hsize_t($0) }
     let space = try check(

@@ -50,6 +50,14 @@ public struct IDXImages: Equatable {
   public var rows: Int
   public var cols: Int
   public var pixels: [UInt8]
+
+  public init(count: Int, rows: Int, cols: Int, pixels: [UInt8]) {
+    precondition(pixels.count == count * rows * cols, "\(pixels.count) pixels for \(count)×\(rows)×\(cols)")
+    self.count = count
+    self.rows = rows
+    self.cols = cols
+    self.pixels = pixels
+  }
 }
 
 /// The IDX format of MNIST (big-endian header `00 00 08 <rank>`, then the dimensions as UInt32, then

@@ -28,9 +28,12 @@ public enum ImageGrid {
     original: Tensor, unlearned: Tensor, columns: Int = 8, padding: Int = 2, scale: Int = 1,
     numbered: Bool = false, gap: Int = 8
   ) -> Image {
-    precondition(original.shape.dropFirst() == unlearned.shape.dropFirst(), "pair of \(original.shape) and \(unlearned.shape)")
-    let left = layout(original, columns: columns, padding: padding, scale: scale, padValue: 0, firstIndex: numbered ? 0 : nil)
-    let right = layout(unlearned, columns: columns, padding: padding, scale: scale, padValue: 0, firstIndex: numbered ? 0 : nil)
+    precondition(
+      original.shape.dropFirst() == unlearned.shape.dropFirst(), "pair of \(original.shape) and \(unlearned.shape)")
+    let left = layout(
+      original, columns: columns, padding: padding, scale: scale, padValue: 0, firstIndex: numbered ? 0 : nil)
+    let right = layout(
+      unlearned, columns: columns, padding: padding, scale: scale, padValue: 0, firstIndex: numbered ? 0 : nil)
     return Image.horizontal([left, right], gap: gap, fill: 128)
   }
 

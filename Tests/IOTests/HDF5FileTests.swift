@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import Tensor
+import Testing
+
 @testable import IO
 
 @Suite("HDF5File")

@@ -28,3 +28,9 @@ func mnistFolder(filePath: String = #filePath) -> String? {
   }
   return nil
 }
+
+/// A file under Tests/Fixtures/io.
+func fixture(_ name: String, filePath: String = #filePath) -> String {
+  URL(fileURLWithPath: filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/io/\(name)").path
+}
