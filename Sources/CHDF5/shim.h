@@ -25,3 +25,5 @@ static inline size_t ch5_variable(void) { return H5T_VARIABLE; }
 static inline hid_t ch5_s_scalar_create(void) { return H5Screate(H5S_SCALAR); }
 /// Turns off HDF5's automatic error-stack printing; the Swift layer reports errors itself.
 static inline void ch5_silence_errors(void) { H5open(); H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+/// The calling thread's default error stack (H5E_DEFAULT), for walking it after a failed call.
+static inline hid_t ch5_e_default(void) { return H5E_DEFAULT; }

@@ -1,1 +1,0 @@
-// IO: see docs/ARCHITECTURE.md
