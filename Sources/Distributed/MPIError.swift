@@ -28,11 +28,17 @@ func checkMPI(_ code: Int32, _ function: StaticString) throws {
   if code != cmpi_success() { throw MPIError(function: "\(function)", code: code, message: mpiErrorString(code)) }
 }
 
-/// The text MPI gives for an error code (`MPI_Error_string`), or the bare code if even that fails.
+/// The text MPI gives for an error code (`MPI_Error_string`), or the bare code when MPI is not running
+/// (Open MPI aborts on `MPI_Error_string` before `MPI_Init`) or even that call fails.
 func mpiErrorString(_ code: Int32) -> String {
+  var initialized: Int32 = 0
+  var finalized: Int32 = 0
+  guard MPI_Initialized(&initialized) == cmpi_success(), initialized != 0,
+    MPI_Finalized(&finalized) == cmpi_success(), finalized == 0
+  else { return "MPI error \(code)" }
   var text = [CChar](repeating: 0, count: Int(cmpi_max_error_string()) + 1)
   var length: Int32 = 0
-  guard MPI_Error_string(code, &text, &length) == cmpi_success() else { return "unknown MPI error \(code)" }
+  guard MPI_Error_string(code, &text, &length) == cmpi_success() else { return "MPI error \(code)" }
   let bytes = text.prefix(Int(max(0, length))).map { UInt8(bitPattern: $0) }
   return String(decoding: bytes, as: UTF8.self)
 }

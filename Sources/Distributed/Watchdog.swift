@@ -71,7 +71,7 @@ public final class Watchdog {
   }
 
   /// Runs `body` armed with `phase` and `step`, disarming afterwards (also when it throws).
-  @inline(__always)
+  @inline(__always) @discardableResult
   public func guarding<T>(_ phase: StaticString, step: Int, _ body: () throws -> T) rethrows -> T {
     arm(phase, step: step)
     defer { disarm() }
