@@ -1,1 +1,0 @@
-// Distributed: see docs/ARCHITECTURE.md

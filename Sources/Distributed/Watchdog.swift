@@ -1,0 +1,131 @@
+import Foundation
+import Synchronization
+
+/// Ends the process when a blocking phase (typically a collective) takes too long, naming the phase.
+///
+/// The trainer arms it with a phase name and step before a blocking call and disarms it after
+/// (or wraps the call in ``guarding(_:step:_:)``). A background thread checks a few times per timeout;
+/// if the watchdog has stayed armed longer than `timeout` it writes
+/// `unlearn: rank R: stalled for T s in PHASE at step S; aborting` to standard error and calls
+/// `_exit(70)` (`EX_SOFTWARE`) without touching MPI, which may itself hang when the network is cut;
+/// `mpirun` then ends the other ranks. Arming and disarming take an uncontended lock and never allocate.
+public final class Watchdog {
+  /// What the watchdog saw when it fired.
+  public struct Stall: Equatable, Sendable {
+    public var rank: Int
+    public var phase: String
+    public var step: Int
+    /// Seconds the watchdog had been armed.
+    public var seconds: Double
+
+    /// The line written to standard error by the default handler.
+    public var message: String {
+      "unlearn: rank \(rank): stalled for \(String(format: "%.1f", seconds)) s in \(phase) at step \(step); aborting"
+    }
+  }
+
+  /// Exit status of a process ended by the watchdog (`EX_SOFTWARE`).
+  public static let exitCode: Int32 = 70
+  /// Timeout used when neither `init` nor `UNLEARN_WATCHDOG_SECONDS` sets one.
+  public static let defaultTimeout: Double = 120
+
+  /// `UNLEARN_WATCHDOG_SECONDS` from `environment` if it is a number, else ``defaultTimeout``.
+  /// Zero or less disables the watchdog.
+  public static func timeout(environment: [String: String] = ProcessInfo.processInfo.environment) -> Double {
+    environment["UNLEARN_WATCHDOG_SECONDS"].flatMap(Double.init) ?? defaultTimeout
+  }
+
+  /// Seconds an armed phase may last before the process is ended; zero or less means never.
+  public let timeout: Double
+  private let core: Core
+
+  /// Starts the checking thread (none when `timeout <= 0`).
+  /// - Parameters:
+  ///   - rank: printed in the stall message.
+  ///   - timeout: seconds; defaults to ``timeout(environment:)``.
+  ///   - onStall: replaces the default "print and `_exit(70)`" (for tests); called once per arming,
+  ///     on the watchdog thread.
+  public init(rank: Int, timeout: Double = Watchdog.timeout(), onStall: (@Sendable (Stall) -> Void)? = nil) {
+    self.timeout = timeout
+    core = Core(rank: rank, timeout: timeout, onStall: onStall ?? { Watchdog.exitOnStall($0) })
+    guard timeout > 0 else { return }
+    let core = self.core
+    let thread = Thread { core.run() }
+    thread.name = "unlearn-watchdog"
+    thread.start()
+  }
+
+  deinit { core.stop() }
+
+  /// Starts timing `phase` at `step`. Re-arming restarts the clock.
+  @inline(__always)
+  public func arm(_ phase: StaticString, step: Int) {
+    let now = monotonicNanoseconds()
+    core.state.withLock { $0 = Armed(phase: phase, step: step, since: now) }
+  }
+
+  /// Stops timing; the phase finished in time.
+  @inline(__always)
+  public func disarm() {
+    core.state.withLock { $0 = nil }
+  }
+
+  /// Runs `body` armed with `phase` and `step`, disarming afterwards (also when it throws).
+  @inline(__always) @discardableResult
+  public func guarding<T>(_ phase: StaticString, step: Int, _ body: () throws -> T) rethrows -> T {
+    arm(phase, step: step)
+    defer { disarm() }
+    return try body()
+  }
+
+  /// Stops the checking thread; the watchdog no longer fires.
+  public func stop() { core.stop() }
+
+  private static func exitOnStall(_ stall: Stall) {
+    fputs(stall.message + "\n", stderr)
+    fflush(stderr)
+    _exit(exitCode)
+  }
+
+  /// What is being timed.
+  struct Armed {
+    var phase: StaticString
+    var step: Int
+    var since: UInt64
+  }
+
+  /// State shared with the checking thread (which must not keep the `Watchdog` alive).
+  final class Core: @unchecked Sendable {
+    let state = Mutex<Armed?>(nil)
+    let stopped = Atomic<Bool>(false)
+    let rank: Int
+    let timeoutNanoseconds: UInt64
+    let interval: useconds_t
+    let onStall: @Sendable (Stall) -> Void
+
+    init(rank: Int, timeout: Double, onStall: @escaping @Sendable (Stall) -> Void) {
+      self.rank = rank
+      timeoutNanoseconds = UInt64(max(0, timeout) * 1e9)
+      interval = useconds_t(min(0.5, max(0.01, timeout / 10)) * 1e6)
+      self.onStall = onStall
+    }
+
+    func stop() { stopped.store(true, ordering: .relaxed) }
+
+    func run() {
+      while !stopped.load(ordering: .relaxed) {
+        usleep(interval)
+        let now = monotonicNanoseconds()
+        let fired: Armed? = state.withLock { armed in
+          guard let current = armed, now > current.since, now - current.since >= timeoutNanoseconds else { return nil }
+          armed = nil
+          return current
+        }
+        if let fired, !stopped.load(ordering: .relaxed) {
+          onStall(
+            Stall(rank: rank, phase: "\(fired.phase)", step: fired.step, seconds: seconds(from: fired.since, to: now)))
+        }
+      }
+    }
+  }
+}
