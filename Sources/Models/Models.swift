@@ -1,1 +1,0 @@
-// Models: see docs/ARCHITECTURE.md

@@ -1,0 +1,130 @@
+import Distributed
+import Foundation
+import Models
+import NN
+import Tensor
+
+/// Measures the real unlearning step (`unlearn bench`): throughput, FLOP rate, the machine's sgemm rate
+/// with the same threads, time per phase, memory, and how much allreduce time backward hid.
+public struct BenchmarkReport: Codable {
+  public var model: String
+  public var globalBatch: Int
+  public var ranks: Int
+  public var threadsPerRank: Int
+  public var steps: Int
+  public var samplesPerSecond: Double
+  /// FLOPs of one step over all ranks (2 per multiply-add of conv/convT layers; g forward+backward = 3×
+  /// forward, frozen f 1× forward).
+  public var flopsPerStep: Double
+  public var gflopsPerSecond: Double
+  /// sgemm 1024² rate measured here with the same threads per rank, times the number of ranks.
+  public var sgemmGflopsPerSecond: Double
+  public var fractionOfSgemm: Double
+  /// Median seconds per phase on rank 0.
+  public var phaseSeconds: [String: Double]
+  public var allreduceHiddenFraction: Double
+  public var peakResidentMegabytes: Double
+  public var parameterCount: Int
+
+  enum CodingKeys: String, CodingKey {
+    case model, ranks, steps
+    case globalBatch = "global_batch", threadsPerRank = "threads_per_rank", samplesPerSecond = "samples_per_second"
+    case flopsPerStep = "flops_per_step", gflopsPerSecond = "gflops_per_second", sgemmGflopsPerSecond = "sgemm_gflops_per_second"
+    case fractionOfSgemm = "fraction_of_sgemm", phaseSeconds = "phase_seconds", allreduceHiddenFraction = "allreduce_hidden_fraction"
+    case peakResidentMegabytes = "peak_resident_megabytes", parameterCount = "parameter_count"
+  }
+
+  public var json: String {
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys, .prettyPrinted]
+    return String(decoding: try! e.encode(self), as: UTF8.self)
+  }
+}
+
+public enum Benchmark {
+  /// Multiply-adds of one generator forward per sample.
+  public static func generatorMACs(_ a: Architecture) -> Double {
+    let w = a.widths, b = a.baseSize!
+    var macs = Double(a.latentDim! * w[0] * b * b)  // 1×1 → b×b
+    var side = b
+    for i in 0..<(w.count - 1) {
+      macs += Double(w[i] * w[i + 1] * 16 * side * side)  // per input pixel, k4 s2
+      side *= 2
+    }
+    macs += Double(w.last! * a.channels * 16 * side * side)
+    return macs
+  }
+
+  /// Measured single-precision GEMM rate (GFLOP/s) of a 1024² product with the current BLAS threads.
+  public static func sgemmRate(size n: Int = 1024, repeats: Int = 5) -> Double {
+    let a = Tensor(shape: [n, n]), b = Tensor(shape: [n, n]), c = Tensor(shape: [n, n])
+    for i in 0..<(n * n) { a[i] = Float(i % 7) * 0.1; b[i] = Float(i % 5) * 0.1 }
+    sgemm(m: n, n: n, k: n, a: a.pointer, b: b.pointer, c: c.pointer)
+    var best = Double.infinity
+    for _ in 0..<repeats {
+      let t = Date()
+      sgemm(m: n, n: n, k: n, a: a.pointer, b: b.pointer, c: c.pointer)
+      best = min(best, Date().timeIntervalSince(t))
+    }
+    return 2 * Double(n * n * n) / best / 1e9
+  }
+
+  /// Peak resident set size of this process in MiB.
+  public static func peakResidentMegabytes() -> Double {
+    var u = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    return Double(u.ru_maxrss) / 1024
+  }
+
+  /// Runs `steps` timed steps after `warmup` on a model built from `architecture` (weights from `seed`;
+  /// speed does not depend on them) with a random direction and threshold 0, so about half the batch is
+  /// routed to the unlearning loss, as in real runs.
+  public static func run(
+    architecture: Architecture, name: String, globalBatch: Int, steps: Int, warmup: Int, communicator: Communicator
+  ) throws -> BenchmarkReport {
+    let source = ModelIO.build(architecture, seed: 7, withDiscriminator: false, path: name)
+    var rng = PhiloxGenerator(seed: 99)
+    let dir = (0..<architecture.latentDim!).map { _ in rng.nextNormal() }
+    let direction = FeatureDirection(
+      direction: dir, threshold: 0, nPositive: 1, nNegative: 1, latentSpace: "z", labeler: "bench", sourceModel: name,
+      thresholdSource: "user")
+    var config = TrainConfig()
+    config.globalBatch = globalBatch
+    config.steps = warmup + steps
+    config.model = name
+    config.direction = "random"
+    let trainer = try UnlearningTrainer(config: config, source: source, direction: direction, communicator: communicator)
+    for _ in 0..<warmup { try trainer.runStep() }
+    var times: [PhaseTimes] = []
+    _ = try communicator.agree(false)
+    let start = Date()
+    for _ in 0..<steps {
+      try trainer.runStep()
+      times.append(trainer.lastTimes)
+    }
+    _ = try communicator.agree(false)
+    let elapsed = Date().timeIntervalSince(start)
+    let gemm = sgemmRate()
+    var gemmSum = [gemm]
+    try gemmSum.withUnsafeMutableBufferPointer { try communicator.allreduceSum($0) }
+    let flops = 2 * generatorMACs(architecture) * 4 * Double(globalBatch)
+    func median(_ k: KeyPath<PhaseTimes, Double>) -> Double {
+      let v = times.map { $0[keyPath: k] }.sorted()
+      return v.isEmpty ? 0 : v[v.count / 2]
+    }
+    let window = times.reduce(0) { $0 + $1.allreduceWindow }, wait = times.reduce(0) { $0 + $1.allreduceWait }
+    let rss = try communicator.allreduceMax(peakResidentMegabytes())  // the largest rank
+    let rate = flops * Double(steps) / elapsed / 1e9
+    return BenchmarkReport(
+      model: name, globalBatch: globalBatch, ranks: communicator.size, threadsPerRank: BLASThreads.count, steps: steps,
+      samplesPerSecond: Double(steps * globalBatch) / elapsed, flopsPerStep: flops, gflopsPerSecond: rate,
+      sgemmGflopsPerSecond: gemmSum[0], fractionOfSgemm: rate / gemmSum[0],
+      phaseSeconds: [
+        "sample_and_route": median(\.sample), "original_forward": median(\.originalForward), "model_forward": median(\.modelForward),
+        "loss": median(\.loss), "backward": median(\.backward), "allreduce_wait": median(\.allreduceWait),
+        "optimizer": median(\.optimizer), "step": median(\.total),
+      ],
+      allreduceHiddenFraction: window > 0 ? max(0, min(1, 1 - wait / window)) : 1,
+      peakResidentMegabytes: rss, parameterCount: trainer.store.count)
+  }
+}

@@ -1,0 +1,186 @@
+import Foundation
+
+/// Every setting of an unlearning run (`unlearn train`). JSON keys are snake_case; command-line flags are
+/// the same names in kebab-case and override the file. Defaults follow the paper and ANCHORS.md.
+public struct TrainConfig: Codable, Equatable, Sendable {
+  /// Pretrained model file (f, and the starting point of g).
+  public var model: String = ""
+  /// Direction file (z_e and threshold).
+  public var direction: String = ""
+  /// Output folder for `latest.h5` and `metrics.jsonl`.
+  public var out: String = ""
+  /// Total optimisation steps of the run (a resumed run stops here too).
+  public var steps: Int = 300
+  /// Latents per step over all ranks.
+  public var globalBatch: Int = 64
+  /// Seed of the latent stream: latent j of step s depends only on (seed, s, j).
+  public var seed: UInt64 = 0
+  public var learningRate: Double = 1e-4
+  public var beta1: Double = 0.5
+  public var beta2: Double = 0.999
+  /// Weight α of the unlearning terms: L = α·(L_unlearn + L_percep) + L_recon.
+  public var alpha: Double = 1
+  /// Pixel distance of L_recon and L_unlearn: "l1" (paper) or "mse".
+  public var distance: String = "l1"
+  /// Perceptual term on routed latents: "ms-ssim" (paper) or "none".
+  public var perceptual: String = "ms-ssim"
+  /// MS-SSIM scales; 0 picks 2 for images up to 32 px, 3 above.
+  public var msSsimScales: Int = 0
+  public var msSsimWindow: Int = 7
+  public var msSsimSigma: Double = 1.5
+  /// Overrides the direction file's threshold when set.
+  public var threshold: Double? = nil
+  /// Write `latest.h5` every this many steps (and at the end); 0 = only at the end.
+  public var checkpointEvery: Int = 100
+  /// Log a metrics line every this many steps.
+  public var logEvery: Int = 10
+  /// What a non-finite loss or gradient does: "stop" (default) or "skip" the step.
+  public var onNonfinite: String = "stop"
+  /// Target size of a gradient allreduce bucket.
+  public var bucketMegabytes: Double = 2
+  /// A blocking collective that takes longer than this aborts the job with its phase and step.
+  public var watchdogSeconds: Double = 300
+
+  public init() {}
+
+  enum CodingKeys: String, CodingKey, CaseIterable {
+    case model, direction, out, steps, seed, alpha, distance, perceptual, threshold
+    case globalBatch = "global_batch", learningRate = "learning_rate", beta1, beta2
+    case msSsimScales = "ms_ssim_scales", msSsimWindow = "ms_ssim_window", msSsimSigma = "ms_ssim_sigma"
+    case checkpointEvery = "checkpoint_every", logEvery = "log_every", onNonfinite = "on_nonfinite"
+    case bucketMegabytes = "bucket_megabytes", watchdogSeconds = "watchdog_seconds"
+  }
+
+  public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
+
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    let d = TrainConfig()
+    model = try c.decodeIfPresent(String.self, forKey: .model) ?? d.model
+    direction = try c.decodeIfPresent(String.self, forKey: .direction) ?? d.direction
+    out = try c.decodeIfPresent(String.self, forKey: .out) ?? d.out
+    steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps
+    globalBatch = try c.decodeIfPresent(Int.self, forKey: .globalBatch) ?? d.globalBatch
+    seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+    learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate) ?? d.learningRate
+    beta1 = try c.decodeIfPresent(Double.self, forKey: .beta1) ?? d.beta1
+    beta2 = try c.decodeIfPresent(Double.self, forKey: .beta2) ?? d.beta2
+    alpha = try c.decodeIfPresent(Double.self, forKey: .alpha) ?? d.alpha
+    distance = try c.decodeIfPresent(String.self, forKey: .distance) ?? d.distance
+    perceptual = try c.decodeIfPresent(String.self, forKey: .perceptual) ?? d.perceptual
+    msSsimScales = try c.decodeIfPresent(Int.self, forKey: .msSsimScales) ?? d.msSsimScales
+    msSsimWindow = try c.decodeIfPresent(Int.self, forKey: .msSsimWindow) ?? d.msSsimWindow
+    msSsimSigma = try c.decodeIfPresent(Double.self, forKey: .msSsimSigma) ?? d.msSsimSigma
+    threshold = try c.decodeIfPresent(Double.self, forKey: .threshold)
+    checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? d.checkpointEvery
+    logEvery = try c.decodeIfPresent(Int.self, forKey: .logEvery) ?? d.logEvery
+    onNonfinite = try c.decodeIfPresent(String.self, forKey: .onNonfinite) ?? d.onNonfinite
+    bucketMegabytes = try c.decodeIfPresent(Double.self, forKey: .bucketMegabytes) ?? d.bucketMegabytes
+    watchdogSeconds = try c.decodeIfPresent(Double.self, forKey: .watchdogSeconds) ?? d.watchdogSeconds
+  }
+
+  /// Checks every value's range; the error names the key.
+  public func validate() throws {
+    func bad(_ key: String, _ why: String) -> UsageError { UsageError("config key \"\(key)\": \(why)") }
+    if steps < 0 { throw bad("steps", "must be ≥ 0, got \(steps)") }
+    if globalBatch <= 0 { throw bad("global_batch", "must be > 0, got \(globalBatch)") }
+    if !(learningRate > 0) || !learningRate.isFinite { throw bad("learning_rate", "must be a finite number > 0, got \(learningRate)") }
+    if !(0..<1).contains(beta1) { throw bad("beta1", "must be in [0, 1), got \(beta1)") }
+    if !(0..<1).contains(beta2) { throw bad("beta2", "must be in [0, 1), got \(beta2)") }
+    if !(alpha >= 0) || !alpha.isFinite { throw bad("alpha", "must be a finite number ≥ 0, got \(alpha)") }
+    if !["l1", "mse"].contains(distance) { throw bad("distance", "must be \"l1\" or \"mse\", got \"\(distance)\"") }
+    if !["ms-ssim", "none"].contains(perceptual) { throw bad("perceptual", "must be \"ms-ssim\" or \"none\", got \"\(perceptual)\"") }
+    if !(0...5).contains(msSsimScales) { throw bad("ms_ssim_scales", "must be 0 (auto) to 5, got \(msSsimScales)") }
+    if msSsimWindow < 3 || msSsimWindow % 2 == 0 { throw bad("ms_ssim_window", "must be odd and ≥ 3, got \(msSsimWindow)") }
+    if !(msSsimSigma > 0) { throw bad("ms_ssim_sigma", "must be > 0, got \(msSsimSigma)") }
+    if let t = threshold, !t.isFinite { throw bad("threshold", "must be a finite number, got \(t)") }
+    if checkpointEvery < 0 { throw bad("checkpoint_every", "must be ≥ 0, got \(checkpointEvery)") }
+    if logEvery <= 0 { throw bad("log_every", "must be > 0, got \(logEvery)") }
+    if !["stop", "skip"].contains(onNonfinite) { throw bad("on_nonfinite", "must be \"stop\" or \"skip\", got \"\(onNonfinite)\"") }
+    if !(bucketMegabytes > 0) { throw bad("bucket_megabytes", "must be > 0, got \(bucketMegabytes)") }
+    if !(watchdogSeconds > 0) { throw bad("watchdog_seconds", "must be > 0, got \(watchdogSeconds)") }
+  }
+
+  /// The run as compact JSON (stored in checkpoints).
+  public var json: String {
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys]
+    return String(decoding: try! e.encode(self), as: UTF8.self)
+  }
+}
+
+/// Reading JSON objects of a Codable config with errors that name the file and key.
+public enum ConfigLoader {
+  /// Decodes `data` into `T`, rejecting unknown keys (with a nearest-key suggestion) and naming the key
+  /// whose value has the wrong type.
+  public static func decode<T: Decodable>(
+    _ type: T.Type, from data: Data, knownKeys: [String], source: String
+  ) throws -> T {
+    let object: Any
+    do { object = try JSONSerialization.jsonObject(with: data) } catch {
+      throw UsageError("\(source): not valid JSON (\(error.localizedDescription))")
+    }
+    guard let dict = object as? [String: Any] else { throw UsageError("\(source): expected a JSON object at the top level") }
+    for key in dict.keys.sorted() where !knownKeys.contains(key) {
+      let hint = nearest(key, in: knownKeys).map { "; did you mean \"\($0)\"?" } ?? ""
+      throw UsageError("\(source): unknown key \"\(key)\"\(hint)")
+    }
+    do { return try JSONDecoder().decode(T.self, from: data) } catch let DecodingError.typeMismatch(t, ctx) {
+      throw UsageError("\(source): key \"\(ctx.codingPath.map(\.stringValue).joined(separator: "."))\": expected \(describe(t))")
+    } catch let DecodingError.dataCorrupted(ctx) {
+      throw UsageError("\(source): key \"\(ctx.codingPath.map(\.stringValue).joined(separator: "."))\": \(ctx.debugDescription)")
+    } catch let DecodingError.valueNotFound(t, ctx) {
+      throw UsageError("\(source): key \"\(ctx.codingPath.map(\.stringValue).joined(separator: "."))\": expected \(describe(t)), got null")
+    }
+  }
+
+  /// Loads a JSON file.
+  public static func load<T: Decodable>(_ type: T.Type, path: String, knownKeys: [String]) throws -> T {
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw UsageError("\(path): cannot read config file (missing or unreadable)")
+    }
+    return try decode(type, from: data, knownKeys: knownKeys, source: path)
+  }
+
+  static func describe(_ t: Any.Type) -> String {
+    switch t {
+    case is Int.Type, is UInt64.Type: return "an integer"
+    case is Double.Type, is Float.Type: return "a number"
+    case is String.Type: return "a string"
+    case is Bool.Type: return "true or false"
+    default: return "\(t)"
+    }
+  }
+
+  /// Applies `key=value` overrides (from flags) on top of a JSON object, then decodes. Values are parsed as
+  /// JSON when possible (numbers, null), else taken as strings.
+  public static func merge<T: Decodable>(
+    _ type: T.Type, base: Data?, overrides: [(key: String, value: String, flag: String)], knownKeys: [String], source: String
+  ) throws -> T {
+    var dict: [String: Any] = [:]
+    if let base {
+      guard let obj = try? JSONSerialization.jsonObject(with: base), let d = obj as? [String: Any] else {
+        throw UsageError("\(source): expected a JSON object at the top level")
+      }
+      dict = d
+      _ = try decode(T.self, from: base, knownKeys: knownKeys, source: source)  // report file errors by file name
+    }
+    for o in overrides {
+      if let v = try? JSONSerialization.jsonObject(with: Data(o.value.utf8), options: [.fragmentsAllowed]), !(v is [Any]), !(v is [String: Any]) {
+        dict[o.key] = v
+      } else {
+        dict[o.key] = o.value
+      }
+    }
+    let data = try JSONSerialization.data(withJSONObject: dict)
+    do {
+      return try decode(T.self, from: data, knownKeys: knownKeys, source: "options")
+    } catch let e as UsageError {
+      // Name the flag when the bad key came from one.
+      for o in overrides where e.message.contains("\"\(o.key)\"") {
+        throw UsageError("option \(o.flag): " + e.message.replacingOccurrences(of: "options: key \"\(o.key)\": ", with: ""))
+      }
+      throw e
+    }
+  }
+}

@@ -1,1 +1,0 @@
-// Unlearning: see docs/ARCHITECTURE.md

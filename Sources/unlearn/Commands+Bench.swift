@@ -1,0 +1,51 @@
+import Foundation
+import Models
+import Tensor
+import Unlearning
+
+let benchCommand = Command(
+  name: "bench",
+  abstract: "Time the real unlearning step: samples/s, GFLOP/s vs. the measured sgemm rate, phases, memory.",
+  discussion: """
+    Runs the training step of 'unlearn train' (g forward/backward, frozen f forward, L1 + MS-SSIM loss, \
+    bucketed gradient allreduce, Adam) on a freshly initialised model of the given architecture. Launch \
+    under 'mpirun -np N' for N ranks; --threads sets OpenBLAS threads per rank (default cores ÷ ranks). \
+    --ranks only checks that the launch matches.
+    """,
+  usage: "unlearn bench [--model dcgan28|dcgan64|<json>] [--global-batch B] [--steps K] [--warmup W] [--threads T] [--json FILE]",
+  options: [
+    Option(name: "model", value: "<name>", help: "Architecture preset or JSON.", defaultValue: "dcgan28"),
+    Option(name: "global-batch", value: "<b>", help: "Latents per step over all ranks.", defaultValue: "64"),
+    Option(name: "steps", value: "<k>", help: "Timed steps.", defaultValue: "20"),
+    Option(name: "warmup", value: "<w>", help: "Untimed steps first.", defaultValue: "3"),
+    Option(name: "threads", value: "<t>", help: "OpenBLAS threads per rank."),
+    Option(name: "ranks", value: "<n>", help: "Expected number of ranks (error if the launch differs)."),
+    Option(name: "json", value: "<file>", help: "Also write the report as JSON."),
+  ],
+  run: { args in
+    let name = args.string("model")!
+    let arch = try Pretrainer.architecture(name)
+    guard arch.family == "dcgan" || arch.family == "vae" else { throw CommandLineError(message: "option '--model': bench needs a generator architecture") }
+    if let j = args.string("json") { try checkOutputFile(j, flag: "--json") }
+    let comm = Runtime.communicator
+    if let t = try args.int("threads", min: 1) { BLASThreads.count = t }
+    if let r = try args.int("ranks", min: 1), r != comm.size {
+      throw UsageError("option --ranks \(r): launched with \(comm.size) rank(s); use 'mpirun -np \(r) unlearn bench ...'")
+    }
+    let r = try Benchmark.run(
+      architecture: arch, name: name, globalBatch: try args.int("global-batch", min: 1)!, steps: try args.int("steps", min: 1)!,
+      warmup: try args.int("warmup", min: 0)!, communicator: comm)
+    if comm.rank == 0 {
+      var s = String(format: "bench %@: global batch %d, %d rank(s) × %d thread(s), %d steps\n", name, r.globalBatch, r.ranks, r.threadsPerRank, r.steps)
+      s += String(format: "  %.1f samples/s   %.1f GFLOP/s   (%.2f GFLOP/step; sgemm here %.1f GFLOP/s → %.0f%%)\n",
+                   r.samplesPerSecond, r.gflopsPerSecond, r.flopsPerStep / 1e9, r.sgemmGflopsPerSecond, 100 * r.fractionOfSgemm)
+      s += "  median ms per phase (rank 0):"
+      for k in ["sample_and_route", "original_forward", "model_forward", "loss", "backward", "allreduce_wait", "optimizer", "step"] {
+        s += String(format: " %@ %.1f", k, 1000 * (r.phaseSeconds[k] ?? 0))
+      }
+      s += String(format: "\n  allreduce hidden behind backward: %.0f%%   peak RSS per rank: %.0f MiB   parameters: %d",
+                  100 * r.allreduceHiddenFraction, r.peakResidentMegabytes, r.parameterCount)
+      print(s)
+      if let j = args.string("json") { try AtomicText.write(r.json + "\n", to: j) }
+    }
+  })

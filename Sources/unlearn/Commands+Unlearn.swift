@@ -1,0 +1,193 @@
+import Foundation
+import IO
+import Models
+import Tensor
+import Unlearning
+
+let collectCommand = Command(
+  name: "collect",
+  abstract: "Sample latents, render them with the frozen generator and label them (step 1 of the method).",
+  discussion: """
+    Labelers: classifier:PATH:class=K (top class K is positive), attribute:NAME:top=F (the top fraction F \
+    of the collected samples by a measured attribute: thickness, slant, area, length, width, height), \
+    attribute:NAME:min=V (a fixed cut), ids:FILE (numbers a person picked from the --sheet contact sheet; \
+    run once with --sheet to get the sheet, write the numbers into FILE, run again). Rendering is spread \
+    over the ranks under mpirun.
+    """,
+  usage: "unlearn collect --model <M.h5> --count <N> --seed <S> --labeler <SPEC> --out <C.h5> [--sheet <sheet.png>]",
+  options: [
+    Option(name: "model", value: "<file>", help: "Pretrained model file.", required: true),
+    Option(name: "count", value: "<n>", help: "Number of latents to collect.", defaultValue: "5000"),
+    Option(name: "seed", value: "<s>", help: "Seed of the latents.", defaultValue: "0"),
+    Option(name: "labeler", value: "<spec>", help: "Who decides which images show the feature (see above).", required: true),
+    Option(name: "out", value: "<file>", help: "Collection file to write.", required: true),
+    Option(name: "sheet", value: "<file>", help: "Write a numbered contact sheet PNG of the samples."),
+    Option(name: "sheet-count", value: "<n>", help: "Images on the contact sheet.", defaultValue: "200"),
+    Option(name: "keep-images", value: nil, help: "Store the rendered images in the collection."),
+  ],
+  run: { args in
+    let modelPath = try args.required("model"), out = try args.required("out")
+    let count = try args.int("count", min: 2)!
+    let spec = try LabelerSpec.parse(try args.required("labeler"))
+    try checkInputFile(modelPath, flag: "--model")
+    try checkOutputFile(out, flag: "--out")
+    if let s = args.string("sheet") { try checkOutputFile(s, flag: "--sheet") }
+    let comm = Runtime.communicator
+    let model = try ModelIO.load(modelPath)
+    let g = try model.requireGenerator()
+    let seed = try args.seed()
+    if case .ids(let idsPath) = spec, !FileManager.default.fileExists(atPath: idsPath) {
+      guard let sheet = args.string("sheet") else {
+        throw UsageError("\(idsPath): the ids file does not exist; run with --sheet <png> to get the numbered contact sheet first")
+      }
+      let n = min(count, try args.int("sheet-count", min: 1)!)
+      let z = LatentSampler(seed: seed, dimension: g.latentDim).latents(stream: LatentStream.collection, indices: 0..<n)
+      g.setMode(.inference)
+      let images = g.forward(z)
+      if comm.rank == 0 {
+        try ImageGrid.contactSheet(images, columns: 20, scale: 2).writePNG(to: sheet)
+        print("wrote contact sheet \(sheet) with images 0–\(n - 1); write the numbers that show the feature into \(idsPath) and run again")
+      }
+      return
+    }
+    let labeler = try Labeler(spec)
+    let progress = Progress(label: "collect", total: count, enabled: comm.rank == 0)
+    let c = try Collector.collect(
+      model: model, count: count, seed: seed, labeler: labeler, keepImages: args.flag("keep-images") || args.has("sheet"),
+      communicator: comm, progress: progress)
+    if comm.rank == 0 {
+      var stored = c
+      if !args.flag("keep-images") { stored.images = nil }
+      try stored.write(to: out)
+      if let sheet = args.string("sheet"), let images = c.images {
+        let n = min(count, try args.int("sheet-count", min: 1)!)
+        let view = Tensor(viewing: images.pointer, shape: [n] + Array(images.shape.dropFirst()), owner: images)
+        try ImageGrid.contactSheet(view, columns: 20, scale: 2).writePNG(to: sheet)
+      }
+      let cut = c.cut.map { String(format: ", cut %.4g", $0) } ?? ""
+      print("collected \(count) latents: \(c.positives) positive (\(String(format: "%.1f", 100 * Double(c.positives) / Double(count)))%)\(cut) → \(out)")
+    }
+  })
+
+let directionCommand = Command(
+  name: "direction",
+  abstract: "Fit the feature direction z_e = mean(z | positive) − mean(z | negative) and its threshold.",
+  discussion: "The threshold defaults to the mean projection u·z over the collection (the paper's choice).",
+  usage: "unlearn direction --collection <C.h5> --out <D.h5> [--threshold <T>]",
+  options: [
+    Option(name: "collection", value: "<file>", help: "Collection file from 'unlearn collect'.", required: true),
+    Option(name: "out", value: "<file>", help: "Direction file to write.", required: true),
+    Option(name: "threshold", value: "<t>", help: "Routing threshold on u·z instead of the mean projection."),
+  ],
+  run: { args in
+    let cp = try args.required("collection"), out = try args.required("out")
+    try checkInputFile(cp, flag: "--collection")
+    try checkOutputFile(out, flag: "--out")
+    let c = try Collection.read(cp)
+    let d = try FeatureDirection.fit(c, threshold: try args.double("threshold"), source: cp)
+    if Runtime.isRoot {
+      try d.write(to: out)
+      let norm = d.direction.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+      print(String(format: "direction: ‖z_e‖ = %.4f, threshold %.4f (%@), %d positive / %d negative → %@",
+                   norm, d.threshold, d.thresholdSource, d.nPositive, d.nNegative, out))
+    }
+  })
+
+let trainCommand = Command(
+  name: "train",
+  abstract: "Unlearn the feature: fine-tune a copy of the generator (data-parallel under mpirun).",
+  discussion: """
+    L = α·(‖g(z) − f(ẑ)‖₁ + 1 − MS-SSIM(g(z), f(ẑ))) for latents with u·z ≥ t (ẑ moved back onto the \
+    threshold), ‖g(z) − f(z)‖₁ otherwise, averaged over the global batch; Adam. Writes OUT/latest.h5 (a \
+    checkpoint that is also a model file) and OUT/metrics.jsonl. Every config key can be given as a flag \
+    (--learning-rate, --alpha, --distance, --perceptual, --ms-ssim-scales, --checkpoint-every, \
+    --on-nonfinite, ...); flags override --config, which overrides a resumed checkpoint's settings.
+    """,
+  usage: "unlearn train --model <M.h5> --direction <D.h5> --out <DIR> [--steps K] [--global-batch B] [--seed S] [--resume CKPT] [--config FILE]",
+  options: [
+    Option(name: "model", value: "<file>", help: "Pretrained model file (f, and g's starting point)."),
+    Option(name: "direction", value: "<file>", help: "Direction file from 'unlearn direction'."),
+    Option(name: "out", value: "<dir>", help: "Output folder (created if its parent exists)."),
+    Option(name: "config", value: "<file>", help: "JSON run configuration (see configs/)."),
+    Option(name: "resume", value: "<ckpt>", help: "Continue from a checkpoint (also one written by a different number of ranks)."),
+    Option(name: "steps", value: "<k>", help: "Total steps of the run (a resumed run stops here too).", defaultValue: "300"),
+    Option(name: "global-batch", value: "<b>", help: "Latents per step over all ranks.", defaultValue: "64"),
+    Option(name: "seed", value: "<s>", help: "Seed of the latent stream.", defaultValue: "0"),
+    Option(name: "learning-rate", value: "<lr>", help: "Adam learning rate.", defaultValue: "1e-4"),
+    Option(name: "beta1", value: "<b1>", help: "Adam β1.", defaultValue: "0.5"),
+    Option(name: "beta2", value: "<b2>", help: "Adam β2.", defaultValue: "0.999"),
+    Option(name: "alpha", value: "<a>", help: "Weight of the unlearning terms.", defaultValue: "1"),
+    Option(name: "distance", value: "<l1|mse>", help: "Pixel distance.", defaultValue: "l1"),
+    Option(name: "perceptual", value: "<ms-ssim|none>", help: "Perceptual term on routed latents.", defaultValue: "ms-ssim"),
+    Option(name: "ms-ssim-scales", value: "<n>", help: "MS-SSIM scales (0 = 2 up to 32 px, else 3).", defaultValue: "0"),
+    Option(name: "ms-ssim-window", value: "<n>", help: "MS-SSIM Gaussian window.", defaultValue: "7"),
+    Option(name: "ms-ssim-sigma", value: "<s>", help: "MS-SSIM Gaussian σ.", defaultValue: "1.5"),
+    Option(name: "threshold", value: "<t>", help: "Override the direction file's threshold."),
+    Option(name: "checkpoint-every", value: "<k>", help: "Checkpoint every k steps (0 = only at the end).", defaultValue: "100"),
+    Option(name: "log-every", value: "<k>", help: "metrics.jsonl line every k steps.", defaultValue: "10"),
+    Option(name: "on-nonfinite", value: "<stop|skip>", help: "What a NaN/Inf loss or gradient does.", defaultValue: "stop"),
+    Option(name: "bucket-megabytes", value: "<mb>", help: "Gradient allreduce bucket size.", defaultValue: "2"),
+    Option(name: "watchdog-seconds", value: "<s>", help: "Abort when a collective stalls this long.", defaultValue: "300"),
+  ],
+  run: { args in try runTrain(args) })
+
+/// Resolves the run configuration: checkpoint's config < --config file < flags.
+func resolveTrainConfig(_ args: Arguments) throws -> (TrainConfig, Checkpoint.Header?) {
+  var base: Data? = nil
+  var header: Checkpoint.Header? = nil
+  if let r = args.string("resume") {
+    try checkInputFile(r, flag: "--resume")
+    header = try Checkpoint.header(r)
+    base = Data(header!.configJSON.utf8)
+  }
+  if let cf = args.string("config") {
+    try checkInputFile(cf, flag: "--config")
+    let fileConfig = try ConfigLoader.load([String: AnyCodable].self, path: cf, knownKeys: TrainConfig.keys)
+    var merged = (base.flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }) ?? [:]
+    for (k, v) in fileConfig { merged[k] = v.value }
+    base = try JSONSerialization.data(withJSONObject: merged)
+  }
+  let overrides = args.given.filter { !["config", "resume"].contains($0.0) }.map {
+    (key: $0.0.replacingOccurrences(of: "-", with: "_"), value: $0.1, flag: "--" + $0.0)
+  }
+  let config = try ConfigLoader.merge(TrainConfig.self, base: base, overrides: overrides, knownKeys: TrainConfig.keys, source: args.string("config") ?? "checkpoint config")
+  try config.validate()
+  if config.model.isEmpty { throw CommandLineError(message: "missing required option '--model' (or \"model\" in --config)") }
+  if config.direction.isEmpty { throw CommandLineError(message: "missing required option '--direction' (or \"direction\" in --config)") }
+  if config.out.isEmpty { throw CommandLineError(message: "missing required option '--out' (or \"out\" in --config)") }
+  return (config, header)
+}
+
+func runTrain(_ args: Arguments) throws {
+  let (config, _) = try resolveTrainConfig(args)
+  try checkInputFile(config.model, flag: "--model")
+  try checkInputFile(config.direction, flag: "--direction")
+  let comm = Runtime.communicator
+  if comm.rank == 0 { try prepareOutputFolder(config.out, flag: "--out") }
+  _ = try comm.agree(false)
+  let source = try ModelIO.load(config.model)
+  let direction = try FeatureDirection.read(config.direction)
+  let trainer = try UnlearningTrainer(config: config, source: source, direction: direction, communicator: comm)
+  if let resume = args.string("resume") {
+    let h = try trainer.restore(from: resume)
+    Runtime.log("resumed \(resume) at step \(h.step) (saved by \(h.worldSizeAtSave) rank(s), now \(comm.size))")
+  }
+  Runtime.log("train: \(comm.size) rank(s) × \(BLASThreads.count) BLAS thread(s), global batch \(config.globalBatch), threshold \(String(format: "%.4f", trainer.threshold))")
+  Runtime.log("config: \(config.json)")
+  try trainer.train(log: { Runtime.log($0) })
+  if comm.rank == 0 {
+    let last = trainer.history.last
+    print("trained to step \(trainer.step)\(last.map { String(format: ": L %.4f (recon %.4f, unlearn %.4f, percep %.4f)", $0.loss, $0.lossRecon, $0.lossUnlearn, $0.lossPercep) } ?? "") → \(trainer.checkpointPath)")
+  }
+}
+
+/// A JSON value of any type, for merging config objects.
+struct AnyCodable: Decodable {
+  let value: Any
+  init(from decoder: Decoder) throws {
+    let c = try decoder.singleValueContainer()
+    if c.decodeNil() { value = NSNull() } else if let b = try? c.decode(Bool.self) { value = b } else if let i = try? c.decode(Int.self) { value = i } else if let d = try? c.decode(Double.self) { value = d } else if let s = try? c.decode(String.self) { value = s } else if let a = try? c.decode([AnyCodable].self) { value = a.map(\.value) } else if let o = try? c.decode([String: AnyCodable].self) { value = o.mapValues(\.value) } else {
+      throw DecodingError.dataCorruptedError(in: c, debugDescription: "unsupported JSON value")
+    }
+  }
+}

@@ -1,0 +1,78 @@
+import Distributed
+import Foundation
+import Tensor
+import Unlearning
+
+/// Process-wide state of a run: the communicator (started on first use) and rank-0 logging.
+enum Runtime {
+  private static var started: Communicator?
+
+  /// MPI when launched by mpirun, else a single local rank. Also sets OpenBLAS threads per rank
+  /// (cores ÷ ranks on this host) unless OPENBLAS_NUM_THREADS is set.
+  static var communicator: Communicator {
+    if let c = started { return c }
+    let c: Communicator
+    do { c = try Communicators.start() } catch {
+      printError("unlearn: error: cannot start MPI: \(error)")
+      exit(ExitCode.failure)
+    }
+    started = c
+    let env = ProcessInfo.processInfo.environment
+    if env["OPENBLAS_NUM_THREADS"] == nil {
+      let local = Int(env["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? "") ?? c.size
+      BLASThreads.count = max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, local))
+    }
+    return c
+  }
+
+  static var isRoot: Bool { started?.rank ?? 0 == 0 }
+
+  /// Prints on rank 0 only.
+  static func log(_ s: String) { if isRoot { printError(s) } }
+
+  /// Prints the reason and ends the job: MPI_Abort under mpirun (so no rank hangs), exit otherwise.
+  static func fail(_ message: String, code: Int32) -> Never {
+    if let c = started, c.size > 1 {
+      c.abort(message: "error: " + message, code: code)
+    }
+    printError("unlearn: error: " + message)
+    exit(code)
+  }
+
+  static func shutdown() {
+    if let c = started { try? c.finalize() }
+  }
+}
+
+/// Checks, before any work starts, that an output file can be created in its folder.
+func checkOutputFile(_ path: String, flag: String) throws {
+  let dir = (path as NSString).deletingLastPathComponent
+  let folder = dir.isEmpty ? "." : dir
+  var isDir: ObjCBool = false
+  guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
+    throw UsageError("option \(flag) \(path): folder \(folder) does not exist")
+  }
+  guard access(folder, W_OK) == 0 else { throw UsageError("option \(flag) \(path): folder \(folder) is not writable") }
+}
+
+/// Creates an output folder (its parent must exist) and checks it is writable.
+func prepareOutputFolder(_ path: String, flag: String) throws {
+  var isDir: ObjCBool = false
+  if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+    guard isDir.boolValue else { throw UsageError("option \(flag) \(path): exists and is not a folder") }
+  } else {
+    let parent = (path as NSString).deletingLastPathComponent
+    try checkOutputFile((parent.isEmpty ? "." : parent) + "/x", flag: flag)
+    do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false) } catch {
+      throw UsageError("option \(flag) \(path): cannot create the folder: \(error.localizedDescription)")
+    }
+  }
+  guard access(path, W_OK) == 0 else { throw UsageError("option \(flag) \(path): folder is not writable") }
+}
+
+/// Checks that an input file exists and is readable, naming the flag.
+func checkInputFile(_ path: String, flag: String) throws {
+  guard FileManager.default.isReadableFile(atPath: path) else {
+    throw UsageError("option \(flag) \(path): file does not exist or is not readable")
+  }
+}
