@@ -24,7 +24,7 @@ PYTHON="${PYTHON:-python3}"
 
 model=dcgan28 batch=64 ranks=1 threads=1 steps=20 warmup=3
 usage() {
-  sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 while [[ $# -gt 0 ]]; do
   case "$1" in
