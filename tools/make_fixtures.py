@@ -460,6 +460,28 @@ def make_unlearn_step(path: str) -> None:
         unlearning_step(fh["step_perturbed"], f_net, g_net, z, u, t, 1.0, 1e-4, (0.5, 0.999))
 
 
+def verify_model_files(folder: str) -> None:
+    """Reload each models_*.h5 as a model file (strict state_dict load) and reproduce its eval outputs."""
+    for name in sorted(os.listdir(folder)):
+        if not name.startswith("models_"):
+            continue
+        path = os.path.join(folder, name)
+        _, nets = U.load_model(path)
+        with h5py.File(path, "r") as f, torch.no_grad():
+            for net, m in nets.items():
+                key = f"parity/{net}/eval"
+                if key not in f:
+                    continue
+                m.eval()
+                x = torch.from_numpy(f[key]["input"][()])
+                got = m(x)
+                want = ("output_mu", "output_logvar") if net == "encoder" else ("output",)
+                got = got if isinstance(got, tuple) else (got,)
+                for g, w in zip(got, want):
+                    assert torch.equal(g, torch.from_numpy(f[key][w][()])), (path, net, w)
+    print("model fixtures reload as model files and reproduce their eval outputs")
+
+
 FIXTURES = {
     "layers.h5": make_layers,
     "losses.h5": make_losses,
@@ -491,6 +513,7 @@ def main() -> None:
         total += size
         print(f"{name:28s} {size / 1024:8.1f} KiB")
     print(f"{'total':28s} {total / 1024:8.1f} KiB ({total / 1e6:.2f} MB)")
+    verify_model_files(args.out)
 
 
 if __name__ == "__main__":

@@ -100,6 +100,8 @@ def worker(rank: int, args, port: int, results) -> None:
         dist.barrier()
         times.append(time.perf_counter() - t0)
         loads.append(loadavg())
+    if rank == 0 and args.dump_weights:
+        torch.save(g_net.state_dict(), args.dump_weights)
     if rank == 0:
         macs = U.forward_macs(f_net, torch.zeros(1, nz))
         flops_per_sample = 2 * macs * 4
@@ -133,6 +135,8 @@ def main() -> None:
     ap.add_argument("--alpha", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", metavar="FILE", help="also write the result as JSON here")
+    ap.add_argument("--dump-weights", metavar="PT", help="save g's state_dict after the last step (rank 0), to "
+                    "check that runs with different --ranks end with the same weights")
     args = ap.parse_args()
     if args.ranks < 1 or args.threads < 1 or args.steps < 1 or args.repeats < 1:
         ap.error("--ranks, --threads, --steps and --repeats must be >= 1")
