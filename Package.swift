@@ -29,12 +29,13 @@ let package = Package(
 
     .executableTarget(name: "distributed-check", dependencies: ["Distributed"], path: "Tests/DistributedCheck"),
 
+    .target(name: "ProcessTestSupport", path: "Tests/ProcessTestSupport"),
     .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
     .testTarget(name: "NNTests", dependencies: ["NN", "IO"]),
     .testTarget(name: "ModelsTests", dependencies: ["Models", "IO"]),
     .testTarget(name: "IOTests", dependencies: ["IO"]),
     .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
-    .testTarget(name: "UnlearningTests", dependencies: ["Unlearning"]),
+    .testTarget(name: "UnlearningTests", dependencies: ["Unlearning", "ProcessTestSupport"]),
   ],
   swiftLanguageModes: [.v5]
 )

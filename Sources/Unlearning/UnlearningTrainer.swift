@@ -36,6 +36,12 @@ public final class UnlearningTrainer {
   public private(set) var history: [StepMetrics] = []
   /// Per-phase seconds of the last step (rank-local).
   public private(set) var lastTimes = PhaseTimes()
+  /// L1 pixel differences up to 2⁻²⁰ (≈ 8 float ulps at 1) have subgradient 0 (see ``L1Loss``), so that
+  /// rounding differences between rank counts cannot flip signs and 1 and N ranks stay on one trajectory.
+  public static let l1DeadZone: Float = 1.0 / 1_048_576
+
+  /// Tests turn this off to run a step on latents they placed in `latents` themselves.
+  var drawsLatents = true
 
   let sampler: LatentSampler
   let distance: PerSampleLoss
@@ -107,7 +113,7 @@ public final class UnlearningTrainer {
     distanceWeights = [Float](repeating: 0, count: slice.count)
     perceptualWeights = [Float](repeating: 0, count: slice.count)
     dImages = Tensor(shape: [slice.count] + original.outputShape)
-    distance = config.distance == "mse" ? MSELoss() : L1Loss()
+    distance = config.distance == "mse" ? MSELoss() : L1Loss(deadZone: UnlearningTrainer.l1DeadZone)
     if config.perceptual == "ms-ssim" {
       let side = original.outputShape[1]
       let scales = config.msSsimScales > 0 ? config.msSsimScales : MSSSIM.defaultScales(height: side, width: side)
@@ -126,11 +132,15 @@ public final class UnlearningTrainer {
     }
   }
 
-  /// Routes this rank's latents of step `stepIndex` (0-based): fills `latents`, `routedLatents`, `routed`.
-  /// Routed latents land exactly on the threshold: proj(ẑ) = t.
-  func route(stepIndex: Int) {
-    let d = original.latentDim
+  /// Draws this rank's latents of step `stepIndex` (0-based) into `latents`.
+  func sample(stepIndex: Int) {
     sampler.fill(stream: LatentStream.training(step: stepIndex), indices: slice, into: latents.pointer)
+  }
+
+  /// Routes `latents`: fills `routedLatents` and `routed`. Routed latents land exactly on the threshold,
+  /// proj(ẑ) = t (up to float rounding).
+  func route() {
+    let d = original.latentDim
     for i in 0..<slice.count {
       let z = latents.pointer + i * d, zh = routedLatents.pointer + i * d
       let p = direction.project(z, unit: unit)
@@ -152,7 +162,8 @@ public final class UnlearningTrainer {
       return now.timeIntervalSince(mark)
     }
     let b = Double(config.globalBatch), alpha = Float(config.alpha)
-    route(stepIndex: step)
+    if drawsLatents { sample(stepIndex: step) }
+    route()
     times.sample = lap()
 
     let target = original.forward(routedLatents)

@@ -133,3 +133,12 @@ private func perSampleMean(_ p: [Float], _ t: [Float], _ n: Int, _ f: (Double, D
   #expect(abs(Double(v[0]) - small.reduce(0) { $0 + Double($1 * $1) } / 4) < 1e-6)
   #expect(zip(g.array, small).allSatisfy { abs($0 - $1 / 2) < 1e-6 })
 }
+
+@Test func l1DeadZoneZeroesRoundingLevelDifferences() {
+  let p = Tensor(shape: [1, 4], values: [1e-7, -1e-7, 0.5, -0.5])
+  let t = Tensor(shape: [1, 4])
+  let plain = L1Loss(), zoned = L1Loss(deadZone: 1e-6)
+  #expect(plain.forward(prediction: p, target: t) == zoned.forward(prediction: p, target: t))
+  #expect(plain.backward(weights: [4]).array == [1, -1, 1, -1])
+  #expect(zoned.backward(weights: [4]).array == [0, 0, 1, -1])
+}

@@ -1,0 +1,119 @@
+import Foundation
+import IO
+import Models
+import ProcessTestSupport
+import Tensor
+import Testing
+@testable import Unlearning
+
+/// End-to-end runs of the `unlearn` executable, alone and under `mpirun -np 2` (DESIGN.md §2: 1 and N ranks
+/// give the same latents, routing and weights; a checkpoint written by N ranks resumes on M).
+@Suite(.serialized) struct DistributedRunTests {
+  static func unlearn(_ arguments: [String], ranks: Int? = nil, timeLimit: Double = 180) throws -> Job {
+    let job = try Job.run(try Job.executable("unlearn", packageRoot: repositoryRoot), arguments, ranks: ranks, timeLimit: timeLimit)
+    #expect(!job.timedOut, "\(job)")
+    return job
+  }
+
+  /// Largest |a − b| relative to max |b| over every tensor of the two files' /generator.
+  static func generatorDifference(_ a: String, _ b: String) throws -> (Float, String) {
+    let ga = try ModelFile.read(a).groups["generator"]!, gb = try ModelFile.read(b).groups["generator"]!
+    #expect(Set(ga.keys) == Set(gb.keys))
+    var worst: (Float, String) = (0, "")
+    for (k, ta) in ga {
+      let tb = gb[k]!
+      var scale: Float = 1e-12, diff: Float = 0
+      for i in 0..<tb.count { scale = max(scale, abs(tb[i])); diff = max(diff, abs(ta[i] - tb[i])) }
+      if diff / scale > worst.0 { worst = (diff / scale, k) }
+    }
+    return worst
+  }
+
+  static func metrics(_ path: String) throws -> [[String: Double]] {
+    try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
+      (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]).compactMapValues { ($0 as? NSNumber)?.doubleValue }
+    }
+  }
+
+  func trainArguments(
+    _ files: (model: String, direction: String), out: String, steps: Int, learningRate: String = "1e-3", extra: [String] = []
+  ) -> [String] {
+    ["train", "--model", files.model, "--direction", files.direction, "--out", out, "--steps", String(steps),
+     "--global-batch", "8", "--learning-rate", learningRate, "--log-every", "1", "--checkpoint-every", "5"] + extra
+  }
+
+  /// Different rank counts sum gradients in a different order, so weights agree to float tolerance, not
+  /// bitwise. (At 10× the default learning rate the tiny model's trajectories separate after ~10 steps:
+  /// Adam normalises away the scale of rounding-level gradient differences.)
+  @Test func oneAndTwoRanksTrainTheSameModel() throws {
+    let dir = temporaryFolder()
+    let files = try writeTinyRun(in: dir)
+    let one = try Self.unlearn(trainArguments(files, out: dir + "/one", steps: 20, learningRate: "1e-4"))
+    #expect(one.status == 0, "\(one)")
+    let two = try Self.unlearn(trainArguments(files, out: dir + "/two", steps: 20, learningRate: "1e-4"), ranks: 2)
+    #expect(two.status == 0, "\(two)")
+    let (diff, key) = try Self.generatorDifference(dir + "/two/latest.h5", dir + "/one/latest.h5")
+    #expect(diff < 1e-4, "weights differ by \(diff) (relative) in \(key)")
+    let m1 = try Self.metrics(dir + "/one/metrics.jsonl"), m2 = try Self.metrics(dir + "/two/metrics.jsonl")
+    #expect(m1.count == 20 && m2.count == 20)
+    for (a, b) in zip(m1, m2) {
+      #expect(a["fraction_positive"] == b["fraction_positive"], "same routing at step \(a["step"] ?? -1)")
+      #expect(abs(a["loss"]! - b["loss"]!) <= 1e-6 + 1e-4 * abs(a["loss"]!), "loss at step \(a["step"] ?? -1): \(a["loss"]!) vs \(b["loss"]!)")
+    }
+    let h = try Checkpoint.header(dir + "/two/latest.h5")
+    #expect(h.worldSizeAtSave == 2 && h.step == 20)
+  }
+
+  @Test func twoRankCheckpointResumesOnOneRank() throws {
+    let dir = temporaryFolder()
+    let files = try writeTinyRun(in: dir)
+    let straight = try Self.unlearn(trainArguments(files, out: dir + "/straight", steps: 12))
+    #expect(straight.status == 0, "\(straight)")
+    let first = try Self.unlearn(trainArguments(files, out: dir + "/split", steps: 6), ranks: 2)
+    #expect(first.status == 0, "\(first)")
+    let second = try Self.unlearn(trainArguments(files, out: dir + "/split", steps: 12, extra: ["--resume", dir + "/split/latest.h5"]))
+    #expect(second.status == 0, "\(second)")
+    #expect(second.stderr.contains("resumed") && second.stderr.contains("step 6") && second.stderr.contains("saved by 2 rank(s)"), "\(second.stderr)")
+    let (diff, key) = try Self.generatorDifference(dir + "/split/latest.h5", dir + "/straight/latest.h5")
+    #expect(diff < 1e-4, "weights differ by \(diff) in \(key)")
+    #expect(try Self.metrics(dir + "/split/metrics.jsonl").map { $0["step"]! } == (1...12).map(Double.init))
+  }
+
+  @Test func resumeOnTheSameRanksIsExact() throws {
+    let dir = temporaryFolder()
+    let files = try writeTinyRun(in: dir)
+    #expect(try Self.unlearn(trainArguments(files, out: dir + "/straight", steps: 10), ranks: 2).status == 0)
+    #expect(try Self.unlearn(trainArguments(files, out: dir + "/split", steps: 5), ranks: 2).status == 0)
+    let resumed = try Self.unlearn(trainArguments(files, out: dir + "/split", steps: 10, extra: ["--resume", dir + "/split/latest.h5"]), ranks: 2)
+    #expect(resumed.status == 0, "\(resumed)")
+    let (diff, key) = try Self.generatorDifference(dir + "/split/latest.h5", dir + "/straight/latest.h5")
+    #expect(diff == 0, "an interrupted run must end exactly where the uninterrupted one does; \(key) differs by \(diff)")
+  }
+
+  @Test(arguments: ["gan", "classifier"])
+  func pretrainingIsRankInvariant(kind: String) throws {
+    let dir = temporaryFolder(kind)
+    let mnist = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/data/mnist").path
+    let arch = kind == "gan"
+      ? #"{"family":"dcgan","latent_dim":8,"channels":1,"base_size":7,"widths":[8,4]}"#
+      : #"{"family":"classifier","channels":1,"image_size":28,"widths":[4,8],"hidden":16,"classes":10}"#
+    func args(_ out: String) -> [String] {
+      ["pretrain", kind, "--images", mnist + "/t10k-images-idx3-ubyte.gz", "--labels", mnist + "/t10k-labels-idx1-ubyte.gz",
+       "--architecture", arch, "--out", out, "--steps", "4", "--global-batch", "16", "--train-count", "200", "--log-every", "1",
+       "--learning-rate", "1e-3"]
+    }
+    let one = try Self.unlearn(args(dir + "/one"))
+    #expect(one.status == 0, "\(one)")
+    let two = try Self.unlearn(args(dir + "/two"), ranks: 2)
+    #expect(two.status == 0, "\(two)")
+    let a = try ModelFile.read(dir + "/one/model.h5"), b = try ModelFile.read(dir + "/two/model.h5")
+    for (group, tensors) in a.groups {
+      for (key, ta) in tensors {
+        let tb = b.groups[group]![key]!
+        var scale: Float = 1e-6, diff: Float = 0
+        for i in 0..<ta.count { scale = max(scale, abs(ta[i])); diff = max(diff, abs(ta[i] - tb[i])) }
+        #expect(diff <= 2e-4 * scale, "\(group)/\(key): 1 vs 2 ranks differ by \(diff) (scale \(scale))")
+      }
+    }
+  }
+}
