@@ -1,7 +1,7 @@
 import Foundation
 import IO
-import Tensor
 import NN
+import Tensor
 import Testing
 
 // fixturePath and assertClose are the same as in Tests/NNTests/FixtureSupport.swift (test targets cannot share

@@ -63,7 +63,9 @@ import Testing
   static func shapes(_ net: Layer) -> [String: [Int]] { net.stateDict().mapValues(\.shape) }
 
   @Test func dcgan28Keys() {
-    var generator: [String: [Int]] = ["main.0.weight": [100, 256, 7, 7], "main.3.weight": [256, 128, 4, 4], "main.6.weight": [128, 1, 4, 4]]
+    var generator: [String: [Int]] = [
+      "main.0.weight": [100, 256, 7, 7], "main.3.weight": [256, 128, 4, 4], "main.6.weight": [128, 1, 4, 4],
+    ]
     generator.merge(Self.batchNorm("main.1", 256)) { a, _ in a }
     generator.merge(Self.batchNorm("main.4", 128)) { a, _ in a }
     #expect(Self.shapes(DCGANGenerator(.dcgan28)) == generator)
@@ -74,7 +76,9 @@ import Testing
         "main.6.weight",
       ])
 
-    var discriminator: [String: [Int]] = ["main.0.weight": [128, 1, 4, 4], "main.2.weight": [256, 128, 4, 4], "main.5.weight": [1, 256, 7, 7]]
+    var discriminator: [String: [Int]] = [
+      "main.0.weight": [128, 1, 4, 4], "main.2.weight": [256, 128, 4, 4], "main.5.weight": [1, 256, 7, 7],
+    ]
     discriminator.merge(Self.batchNorm("main.3", 256)) { a, _ in a }
     #expect(Self.shapes(DCGANDiscriminator(.dcgan28)) == discriminator)
   }
@@ -84,7 +88,9 @@ import Testing
       "main.0.weight": [100, 512, 4, 4], "main.3.weight": [512, 256, 4, 4], "main.6.weight": [256, 128, 4, 4],
       "main.9.weight": [128, 64, 4, 4], "main.12.weight": [64, 3, 4, 4],
     ]
-    for (i, c) in [(1, 512), (4, 256), (7, 128), (10, 64)] { generator.merge(Self.batchNorm("main.\(i)", c)) { a, _ in a } }
+    for (i, c) in [(1, 512), (4, 256), (7, 128), (10, 64)] {
+      generator.merge(Self.batchNorm("main.\(i)", c)) { a, _ in a }
+    }
     #expect(Self.shapes(DCGANGenerator(.dcgan64)) == generator)
 
     var discriminator: [String: [Int]] = [
@@ -118,7 +124,8 @@ import Testing
   /// Trainable parameters of a DCGAN generator from its layer shapes: the first transposed convolution
   /// nz·w0·b², each further one w_i·w_{i+1}·4², the last w_last·c·4², and γ, β of every BatchNorm.
   static func dcganGeneratorCount(_ a: Architecture) -> Int {
-    let w = a.widths, b = a.baseSize!
+    let w = a.widths
+    let b = a.baseSize!
     var n = a.latentDim! * w[0] * b * b + w.last! * a.channels * 16 + 2 * w.reduce(0, +)
     for i in 0..<(w.count - 1) { n += w[i] * w[i + 1] * 16 }
     return n

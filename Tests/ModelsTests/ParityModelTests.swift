@@ -45,7 +45,8 @@ import Testing
       for key in keys {
         guard let p = parameters[key] else { continue }
         worst = max(
-          worst, assertClose(p.grad, try read("\(group)/grads/\(key)"), rtol: gradientTolerance, "\(label) grads/\(key)"))
+          worst,
+          assertClose(p.grad, try read("\(group)/grads/\(key)"), rtol: gradientTolerance, "\(label) grads/\(key)"))
       }
       guard file.exists(group + "/state_after") else { return worst }
       let buffers = Dictionary(uniqueKeysWithValues: net.namedBuffers())
@@ -120,7 +121,8 @@ import Testing
     worst = max(worst, try fixture.compareGradientsAndState(net, g, gradientTolerance: 1e-4, label))
     let features = net.embed(input)
     #expect(features.shape == [input.shape[0], net.featureCount])
-    worst = max(worst, assertClose(features, try fixture.read(g + "/features"), rtol: 1e-5, atol: 1e-6, "\(label) features"))
+    worst = max(
+      worst, assertClose(features, try fixture.read(g + "/features"), rtol: 1e-5, atol: 1e-6, "\(label) features"))
     print("parity \(label): worst |Δ|/max|ref| = \(worst)")
   }
 
@@ -137,7 +139,8 @@ import Testing
     var worst = assertClose(mu, try fixture.read(g + "/output_mu"), rtol: 1e-5, atol: 1e-6, "\(label) mu")
     worst = max(
       worst,
-      assertClose(net.lastLogVariance, try fixture.read(g + "/output_logvar"), rtol: 1e-5, atol: 1e-6, "\(label) logvar"))
+      assertClose(
+        net.lastLogVariance, try fixture.read(g + "/output_logvar"), rtol: 1e-5, atol: 1e-6, "\(label) logvar"))
     let dInput = net.backward(dMean: try fixture.read(g + "/dMu"), dLogVariance: try fixture.read(g + "/dLogvar"))
     worst = max(worst, assertClose(dInput, try fixture.read(g + "/dInput"), rtol: 1e-4, "\(label) dInput"))
     worst = max(worst, try fixture.compareGradientsAndState(net, g, gradientTolerance: 1e-4, label))

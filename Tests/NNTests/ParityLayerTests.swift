@@ -32,7 +32,8 @@ import Testing
     var worst = assertClose(output, try file.readFloats(g + "/output"), rtol: 1e-5, atol: 1e-6, "\(name) output")
     let gradientTolerance: Float = mode == "train" ? 1e-3 : 1e-4
     let dInput = layer.backward(try file.readFloats(g + "/dOutput"))
-    worst = max(worst, assertClose(dInput, try file.readFloats(g + "/dInput"), rtol: gradientTolerance, "\(name) dInput"))
+    worst = max(
+      worst, assertClose(dInput, try file.readFloats(g + "/dInput"), rtol: gradientTolerance, "\(name) dInput"))
 
     let parameters = Dictionary(uniqueKeysWithValues: layer.namedParameters())
     let gradientKeys = try file.members(of: g + "/grads")
@@ -66,7 +67,8 @@ import Testing
     func float(_ attribute: String) throws -> Float { Float(try file.doubleAttribute(attribute, of: g)) }
     switch name {
     case "linear":
-      return Linear(inFeatures: try int("in_features"), outFeatures: try int("out_features"), bias: try int("bias") != 0)
+      return Linear(
+        inFeatures: try int("in_features"), outFeatures: try int("out_features"), bias: try int("bias") != 0)
     case _ where name.hasPrefix("conv2d"):
       return Conv2d(
         inChannels: try int("in_channels"), outChannels: try int("out_channels"), kernelSize: try int("kernel_size"),

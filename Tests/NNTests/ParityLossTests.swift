@@ -106,8 +106,9 @@ extension ParityLossTests {
     let expectedGradient = try file.readFloats(g + "/dPrediction")
     #expect(prediction.shape[1] == 3)
 
-    #expect(MSSSIMLoss(scales: 3).forward(prediction: prediction, target: target) ==
-      MSSSIMLoss(scales: 3, channelReduction: .afterProduct).forward(prediction: prediction, target: target))
+    #expect(
+      MSSSIMLoss(scales: 3).forward(prediction: prediction, target: target)
+        == MSSSIMLoss(scales: 3, channelReduction: .afterProduct).forward(prediction: prediction, target: target))
     let after = MSSSIMLoss(scales: 3, channelReduction: .afterProduct)
     let values = Tensor(shape: [2], values: after.forward(prediction: prediction, target: target).map { 1 - $0 })
     assertClose(values, expectedValues, rtol: 1e-6, "afterProduct values")
