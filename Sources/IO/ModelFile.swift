@@ -7,14 +7,15 @@ import Tensor
 ///
 /// Tensors are float32, except keys ending in `num_batches_tracked`, which PyTorch keeps as 0-dim int64:
 /// they are written as int64 scalars and read back as Float tensors of shape `[1]`.
-/// Checkpoints are model files with extra root groups (``reservedGroups``) that ``read(_:)`` skips.
+/// Checkpoints are model files with extra root groups (``reservedGroups``) that ``read(_:)`` skips; so are the
+/// parity fixtures (Tests/Fixtures/models_*.h5), whose `/parity` group holds reference values.
 public struct ModelFile {
   /// The value of the root `format` attribute.
   public static let format = "unlearn.model"
   /// The `format_version` this code writes and the newest it reads.
   public static let formatVersion: Int64 = 1
-  /// Root groups that are not networks (checkpoint state), skipped by ``read(_:)``.
-  public static let reservedGroups: Set<String> = ["optimizer", "metrics"]
+  /// Root groups that are not networks (checkpoint state, fixture reference values), skipped by ``read(_:)``.
+  public static let reservedGroups: Set<String> = ["optimizer", "metrics", "parity"]
 
   /// The architecture description, a JSON object (e.g. `{"family":"dcgan",...}`).
   public var architecture: String

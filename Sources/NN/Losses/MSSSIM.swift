@@ -8,14 +8,15 @@ import Tensor
 /// K2 = 0.03. Scales 1…S−1 contribute the mean contrast-structure term, the coarsest scale the mean SSIM;
 /// between scales both images are 2×2 average-pooled with padding (H % 2, W % 2) as in pytorch_msssim. Each
 /// value is clamped below at 1e-6 (zero gradient there) and combined as ∏ v_s^{w_s}, with w = the first S
-/// standard MS-SSIM weights renormalised to sum 1. How channels are averaged is `channelReduction`.
+/// standard MS-SSIM weights renormalised to sum 1. How channels are averaged is `channelReduction`; the
+/// default, `.afterProduct`, is pytorch_msssim's order (checked against Tests/Fixtures/losses.h5).
 /// Every scale must be at least `windowSize` on each side.
 public final class MSSSIM {
   /// Where the mean over channels happens.
   public enum ChannelReduction: Sendable {
-    /// v_s = mean over channels of the map means, then ∏ v_s^{w_s} (the DESIGN.md definition).
+    /// v_s = mean over channels of the map means, then ∏ v_s^{w_s}.
     case beforeProduct
-    /// ∏ v_{s,c}^{w_s} for each channel, then the mean over channels (pytorch_msssim's `ms_ssim`).
+    /// ∏ v_{s,c}^{w_s} for each channel, then the mean over channels (pytorch_msssim's `ms_ssim`; the default).
     case afterProduct
   }
 
@@ -57,7 +58,7 @@ public final class MSSSIM {
 
   public init(
     scales: Int, windowSize: Int = 7, sigma: Float = 1.5, inputRange: ClosedRange<Float> = -1...1,
-    channelReduction: ChannelReduction = .beforeProduct
+    channelReduction: ChannelReduction = .afterProduct
   ) {
     precondition((1...MSSSIM.standardWeights.count).contains(scales), "MS-SSIM: scales must be 1…5, got \(scales)")
     precondition(inputRange.upperBound > inputRange.lowerBound, "MS-SSIM: empty input range \(inputRange)")

@@ -11,7 +11,7 @@ public final class MSSSIMLoss: PerSampleLoss {
 
   public init(
     scales: Int, windowSize: Int = 7, sigma: Float = 1.5, inputRange: ClosedRange<Float> = -1...1,
-    channelReduction: MSSSIM.ChannelReduction = .beforeProduct
+    channelReduction: MSSSIM.ChannelReduction = .afterProduct
   ) {
     msssim = MSSSIM(
       scales: scales, windowSize: windowSize, sigma: sigma, inputRange: inputRange,

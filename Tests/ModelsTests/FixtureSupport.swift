@@ -1,0 +1,60 @@
+import Foundation
+import IO
+import NN
+import Tensor
+import Testing
+
+// fixturePath and assertClose are the same as in Tests/NNTests/FixtureSupport.swift (test targets cannot share
+// code); keep the two in step.
+
+/// The committed PyTorch fixture `Tests/Fixtures/<name>` (docs/FIXTURES.md).
+func fixturePath(_ name: String, filePath: String = #filePath) -> String {
+  URL(fileURLWithPath: filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/\(name)").path
+}
+
+/// Checks `actual` against `expected` element by element: equal shapes, then every
+/// `|a − e| ≤ rtol · max|expected| + atol`. On failure records one issue naming the worst element (flat index,
+/// both values). Returns the worst `|a − e| / max|expected|` (the error relative to the tensor's scale).
+@discardableResult
+func assertClose(
+  _ actual: Tensor, _ expected: Tensor, rtol: Float, atol: Float = 0, _ label: String,
+  sourceLocation: SourceLocation = #_sourceLocation
+) -> Double {
+  guard actual.shape == expected.shape else {
+    Issue.record("\(label): shape \(actual.shape), expected \(expected.shape)", sourceLocation: sourceLocation)
+    return .infinity
+  }
+  var scale = 0.0
+  for i in 0..<expected.count { scale = max(scale, Double(abs(expected[i]))) }
+  var worst = (difference: 0.0, index: -1)
+  for i in 0..<expected.count {
+    let d = abs(Double(actual[i]) - Double(expected[i]))
+    if d > worst.difference || d.isNaN { worst = (d, i) }
+    if d.isNaN { break }
+  }
+  let bound = Double(rtol) * scale + Double(atol)
+  let relative = scale > 0 ? worst.difference / scale : worst.difference
+  if !(worst.difference <= bound) {
+    let i = worst.index
+    Issue.record(
+      "\(label): worst element [\(i)] of \(actual.shape): \(actual[i]) vs expected \(expected[i]), |Δ| \(worst.difference) > \(bound) (rtol \(rtol) · max|ref| \(scale) + atol \(atol))",
+      sourceLocation: sourceLocation)
+  }
+  return relative
+}
+
+/// Copies `tensors` (a model-file group: state_dict key → tensor) into the network's `state_dict`, checking
+/// that both have the same keys and every tensor the same shape.
+func loadStateDict(_ tensors: [String: Tensor], into network: Layer, _ label: String) {
+  let state = network.stateDict()
+  #expect(tensors.keys.sorted() == state.keys.sorted(), "\(label): state_dict keys vs file")
+  for (key, source) in tensors {
+    guard let destination = state[key] else { continue }
+    guard source.shape == destination.shape else {
+      Issue.record("\(label): \(key) has shape \(destination.shape), file \(source.shape)")
+      continue
+    }
+    destination.pointer.update(from: source.pointer, count: source.count)
+  }
+}
