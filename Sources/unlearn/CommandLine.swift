@@ -122,7 +122,7 @@ final class Arguments {
 enum Help {
   static func text(for c: Command) -> String {
     var s = "OVERVIEW: \(c.abstract)\n"
-    if !c.discussion.isEmpty { s += "\n\(c.discussion)\n" }
+    if !c.discussion.isEmpty { s += "\n" + wrap(c.discussion, width: 100).joined(separator: "\n") + "\n" }
     s += "\nUSAGE: \(c.usage)\n"
     if !c.positionals.isEmpty {
       s += "\nARGUMENTS:\n"

@@ -72,19 +72,37 @@ let collectCommand = Command(
 let directionCommand = Command(
   name: "direction",
   abstract: "Fit the feature direction z_e = mean(z | positive) − mean(z | negative) and its threshold.",
-  discussion: "The threshold defaults to the mean projection u·z over the collection (the paper's choice).",
-  usage: "unlearn direction --collection <C.h5> --out <D.h5> [--threshold <T>]",
+  discussion: """
+    --method mean-difference (the paper, default): z_e = mean(z | positive) − mean(z | negative) and the \
+    threshold is the mean projection u·z over the collection. --method logistic: an L2-regularised, \
+    class-balanced logistic regression of the labels on the latents; the threshold is its decision \
+    boundary, or the projection that routes the fraction --recall of the collection's positives.
+    """,
+  usage: "unlearn direction --collection <C.h5> --out <D.h5> [--threshold <T>] [--method mean-difference|logistic [--recall R]]",
   options: [
     Option(name: "collection", value: "<file>", help: "Collection file from 'unlearn collect'.", required: true),
     Option(name: "out", value: "<file>", help: "Direction file to write.", required: true),
-    Option(name: "threshold", value: "<t>", help: "Routing threshold on u·z instead of the mean projection."),
+    Option(name: "threshold", value: "<t>", help: "Routing threshold on u·z (overrides the method's)."),
+    Option(name: "method", value: "<name>", help: "mean-difference or logistic.", defaultValue: "mean-difference"),
+    Option(name: "recall", value: "<r>", help: "logistic: route this fraction of the positives."),
+    Option(name: "l2", value: "<λ>", help: "logistic: L2 penalty per sample.", defaultValue: "0.01"),
   ],
   run: { args in
     let cp = try args.required("collection"), out = try args.required("out")
     try checkInputFile(cp, flag: "--collection")
     try checkOutputFile(out, flag: "--out")
     let c = try Collection.read(cp)
-    let d = try FeatureDirection.fit(c, threshold: try args.double("threshold"), source: cp)
+    var d: FeatureDirection
+    switch args.string("method")! {
+    case "mean-difference": d = try FeatureDirection.fit(c, threshold: try args.double("threshold"), source: cp)
+    case "logistic":
+      d = try FeatureDirection.fitLogistic(c, l2: try args.double("l2")!, recall: try args.double("recall"), source: cp)
+      if let t = try args.double("threshold") {
+        d.threshold = t
+        d.thresholdSource = "user"
+      }
+    default: throw CommandLineError(message: "option '--method': expected mean-difference or logistic, got '\(args.string("method")!)'")
+    }
     if Runtime.isRoot {
       try d.write(to: out)
       let norm = d.direction.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()

@@ -162,3 +162,28 @@ import Testing
     #expect(abs(inceptionScore(probabilities: sharp) - 4) < 1e-9)
   }
 }
+
+@Suite struct LogisticDirectionTests {
+  /// Two Gaussian classes separated along a known axis: the fitted direction must point along it and the
+  /// boundary sit between the classes; a recall target routes that fraction of the positives.
+  @Test func recoversTheSeparatingDirection() throws {
+    var rng = PhiloxGenerator(seed: 8)
+    let n = 600, d = 5
+    var rows: [Float] = [], labels: [UInt8] = []
+    for i in 0..<n {
+      let positive = i % 5 == 0  // 20 % positives
+      for k in 0..<d { rows.append(rng.nextNormal() + (k == 2 ? (positive ? 1.5 : -0.5) : 0)) }
+      labels.append(positive ? 1 : 0)
+    }
+    let c = Collection(z: Tensor(shape: [n, d], values: rows), labels: labels, scores: labels.map(Float.init), images: nil,
+                       encoded: nil, labeler: "t", sourceModel: "m", seed: 0, cut: nil)
+    let f = try FeatureDirection.fitLogistic(c)
+    let u = f.unit
+    #expect(u[2] > 0.95, "direction \(u)")
+    #expect(f.threshold > -0.5 && f.threshold < 1.5, "boundary \(f.threshold) between the class means")
+    let r = try FeatureDirection.fitLogistic(c, recall: 0.9)
+    let routed = (0..<n).filter { labels[$0] == 1 && r.project(c.z.pointer + $0 * d, unit: r.unit) >= r.threshold }.count
+    #expect(abs(Double(routed) / 120 - 0.9) < 0.02, "routed \(routed) of 120 positives")
+    #expect(throws: UsageError.self) { try FeatureDirection.fitLogistic(c, recall: 1.5) }
+  }
+}

@@ -117,3 +117,46 @@ import Testing
     }
   }
 }
+
+extension DistributedRunTests {
+  /// collect, eval and attack spread their rows over the ranks; the results must not depend on how many.
+  @Test func evaluationIsRankInvariant() throws {
+    let dir = temporaryFolder()
+    let files = try writeTinyRun(in: dir)
+    let classifierArch = Architecture(family: "classifier", channels: 1, widths: [4, 8], imageSize: 28, hidden: 16, classes: 10)
+    let c = ModelIO.build(classifierArch, seed: 5)
+    try ModelIO.modelFile(architecture: classifierArch, networks: c.networks).write(to: dir + "/classifier.h5")
+    #expect(try Self.unlearn(trainArguments(files, out: dir + "/run", steps: 5)).status == 0)
+    for ranks in [1, 2] {
+      let job = try Self.unlearn(
+        ["eval", "--model", dir + "/run/latest.h5", "--original", files.model, "--labeler", "attribute:area:top=0.3",
+         "--count", "60", "--seed", "4", "--classifier", dir + "/classifier.h5", "--direction", files.direction,
+         "--json", dir + "/eval\(ranks).json"], ranks: ranks == 1 ? nil : 2)
+      #expect(job.status == 0, "\(job)")
+      let collect = try Self.unlearn(
+        ["collect", "--model", files.model, "--count", "40", "--seed", "2", "--labeler", "classifier:\(dir)/classifier.h5:class=3",
+         "--out", dir + "/collection\(ranks).h5"], ranks: ranks == 1 ? nil : 2)
+      #expect(collect.status == 0, "\(collect)")
+    }
+    let e1 = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/eval1.json"))) as! [String: Any]
+    let e2 = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/eval2.json"))) as! [String: Any]
+    #expect(Set(e1.keys) == Set(e2.keys))
+    for (k, v) in e1 {
+      if let a = (v as? NSNumber)?.doubleValue, let b = (e2[k] as? NSNumber)?.doubleValue {
+        #expect(abs(a - b) <= 1e-6 + 1e-4 * abs(a), "\(k): \(a) (1 rank) vs \(b) (2 ranks)")
+      }
+    }
+    for key in ["target_ratio", "target_ratio_original", "preservation_l1", "fid", "fid_original", "inception_score"] { #expect(e1[key] != nil, "\(key) reported") }
+    let c1 = try Collection.read(dir + "/collection1.h5"), c2 = try Collection.read(dir + "/collection2.h5")
+    #expect(c1.z.array == c2.z.array && c1.labels == c2.labels)
+  }
+
+  @Test func usageErrorsExitWith64AndNameTheFlag() throws {
+    let bad = try Self.unlearn(["train", "--stepz", "3"])
+    #expect(bad.status == 64 && bad.stderr.contains("--stepz") && bad.stderr.contains("--steps"), "\(bad)")
+    let missing = try Self.unlearn(["eval", "--model", "/nonexistent/m.h5", "--original", "x", "--labeler", "attribute:area:top=0.1", "--json", "/tmp/x.json"])
+    #expect(missing.status != 0 && missing.stderr.contains("/nonexistent/m.h5"), "\(missing)")
+    let help = try Self.unlearn(["collect", "--help"])
+    #expect(help.status == 0 && help.stdout.contains("USAGE: unlearn collect") && help.stdout.contains("--labeler <spec>"))
+  }
+}
