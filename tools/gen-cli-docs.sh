@@ -12,7 +12,7 @@ u=${1:-.build/debug/unlearn}
   echo '```'
   "$u" --help
   echo '```'
-  for c in sample inspect collect direction train eval attack pretrain bench demo; do
+  for c in sample inspect collect direction train eval attack pretrain fid bench demo; do
     echo
     echo "## unlearn $c"
     echo

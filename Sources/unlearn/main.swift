@@ -4,7 +4,7 @@ import Unlearning
 /// `unlearn`: feature unlearning for pretrained generators. Parses the command line and calls the library.
 let commands: [Command] = [
   sampleCommand, inspectCommand, collectCommand, directionCommand, trainCommand, evalCommand, attackCommand,
-  pretrainCommand, benchCommand, demoCommand,
+  pretrainCommand, fidCommand, benchCommand, demoCommand,
 ]
 
 let topLevelHelp = """

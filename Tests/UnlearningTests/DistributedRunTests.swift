@@ -165,7 +165,7 @@ extension DistributedRunTests {
   /// docs/CLI.md is the tool's own help text; regenerate it with tools/gen-cli-docs.sh after changing options.
   @Test func cliReferenceMatchesHelp() throws {
     let doc = try String(contentsOf: repositoryRoot.appendingPathComponent("docs/CLI.md"), encoding: .utf8)
-    for c in ["sample", "inspect", "collect", "direction", "train", "eval", "attack", "pretrain", "bench", "demo"] {
+    for c in ["sample", "inspect", "collect", "direction", "train", "eval", "attack", "pretrain", "fid", "bench", "demo"] {
       let help = try Self.unlearn([c, "--help"])
       #expect(help.status == 0)
       #expect(doc.contains(help.stdout.trimmingCharacters(in: .newlines)), "docs/CLI.md is stale for '\(c)': run bash tools/gen-cli-docs.sh")
