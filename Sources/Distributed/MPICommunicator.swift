@@ -14,8 +14,13 @@ public final class MPICommunicator: Communicator {
   /// Seconds `abort` gives `MPI_Abort` before ending this process itself.
   static let abortGraceSeconds: UInt32 = 5
 
+  /// Whether this process has initialised MPI (which it may do only once).
+  private static var initialised = false
+
   /// Calls `MPI_Init_thread`; there can be one per process.
   init() throws {
+    precondition(!Self.initialised, "Communicators.start() called twice under MPI")
+    Self.initialised = true
     var provided: Int32 = 0
     try checkMPI(MPI_Init_thread(nil, nil, cmpi_thread_funneled(), &provided), "MPI_Init_thread")
     comm = cmpi_comm_world()

@@ -15,6 +15,8 @@ let usage = """
     agree               logical OR across ranks
     abort-on-rank <R>   rank R aborts with a message while the others wait in a barrier
     stall [<seconds>]   rank 1 never joins an allreduce; the watchdog (default 3 s) must end the job
+    loop <steps>        guarded 1 MiB allreduces every 0.2 s (watchdog from UNLEARN_WATCHDOG_SECONDS),
+                        to cut the network under (see /work/shared/tools/test-hosts)
 
   """
 
@@ -27,6 +29,7 @@ enum Check {
   case allreduce, buckets, agree
   case abortOnRank(Int)
   case stall(seconds: Double)
+  case loop(steps: Int)
 }
 
 func parse(_ arguments: [String]) -> Check {
@@ -48,6 +51,9 @@ func parse(_ arguments: [String]) -> Check {
       usageError("stall needs a positive number of seconds")
     }
     return .stall(seconds: seconds)
+  case "loop":
+    guard rest.count == 1, let steps = Int(rest[0]), steps > 0 else { usageError("loop needs a step count") }
+    return .loop(steps: steps)
   default:
     usageError("unknown subcommand '\(name)'")
   }
@@ -110,8 +116,10 @@ func checkAllreduce(_ comm: any Communicator) throws {
 
 func checkBuckets(_ comm: any Communicator) throws {
   // Ten layers of (weight, bias), flat in forward order, with 3 trailing elements no parameter owns.
-  let sizes = [(784 * 64, 64), (64 * 10, 10), (5000, 50), (30_000, 300), (128, 1),
-               (70_000, 70), (9, 3), (200_000, 200), (4000, 40), (12_345, 5)]
+  let sizes = [
+    (784 * 64, 64), (64 * 10, 10), (5000, 50), (30_000, 300), (128, 1),
+    (70_000, 70), (9, 3), (200_000, 200), (4000, 40), (12_345, 5),
+  ]
   var forward: [[Range<Int>]] = []
   var offset = 0
   for (weight, bias) in sizes {
@@ -197,9 +205,27 @@ do {
     }
     var value: Double = 1
     try watchdog.guarding("stall-check allreduce", step: 7) {
-      try withUnsafeMutablePointer(to: &value) { try comm.allreduceSum(UnsafeMutableBufferPointer(start: $0, count: 1)) }
+      try withUnsafeMutablePointer(to: &value) {
+        try comm.allreduceSum(UnsafeMutableBufferPointer(start: $0, count: 1))
+      }
     }
     failures.append("allreduce returned although rank 1 never joined (size \(comm.size))")
+  case .loop(let steps):
+    let watchdog = Watchdog(rank: comm.rank)
+    var values = [Float](repeating: 1, count: 1 << 18)
+    for step in 0..<steps {
+      try values.withUnsafeMutableBufferPointer { buffer in
+        try watchdog.guarding("loop allreduce", step: step) { try comm.allreduceSum(buffer) }
+        expect(buffer.allSatisfy { $0 == Float(comm.size) }, "step \(step): loop sum wrong")
+        for i in buffer.indices { buffer[i] = 1 }
+      }
+      if comm.isRoot {
+        print("step \(step) ok")
+        fflush(stdout)
+      }
+      usleep(200_000)
+    }
+    print("rank \(comm.rank)/\(comm.size) \(type(of: comm)) loop ok")
   }
   let anyFailed = try comm.agree(!failures.isEmpty)
   for failure in failures { FileHandle.standardError.write(Data("rank \(comm.rank): FAILED: \(failure)\n".utf8)) }
