@@ -34,7 +34,7 @@ let package = Package(
     .testTarget(name: "NNTests", dependencies: ["NN", "IO"]),
     .testTarget(name: "ModelsTests", dependencies: ["Models", "IO"]),
     .testTarget(name: "IOTests", dependencies: ["IO"]),
-    .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
+    .testTarget(name: "DistributedTests", dependencies: ["Distributed", "ProcessTestSupport"]),
     .testTarget(name: "UnlearningTests", dependencies: ["Unlearning", "ProcessTestSupport"]),
   ],
   swiftLanguageModes: [.v5]
