@@ -91,5 +91,14 @@ let demoCommand = Command(
       "attack", "--model", p("run/latest.h5"), "--original", model, "--labeler", labeler, "--direction", p("direction.h5"),
       "--count", "1000", "--walk", "0,1,2,3", "--json", p("attack.json"), "--attack-steps", "10",
     ])
+    let evaluation = try JSONDecoder().decode(EvaluationReport.self, from: Data(contentsOf: URL(fileURLWithPath: p("eval.json"))))
+    let attack = try JSONDecoder().decode(AttackReport.self, from: Data(contentsOf: URL(fileURLWithPath: p("attack.json"))))
+    print("""
+
+      demo: forget \(feature == "digit8" ? "digit 8" : "the thickest 10 % of strokes") — \(steps) steps on \(ranks) rank(s), \
+      evaluated on \(count) fresh latents
+      \(EvaluationTable.render(evaluation))
+      \(EvaluationTable.render(attack))
+      """)
     printError(String(format: "\ndemo finished in %@; everything is in %@ (original-vs-unlearned.png shows f left, g right)", Progress.clock(Date().timeIntervalSince(start)), out))
   })
