@@ -3,8 +3,12 @@
 // Dependency arrows go one way: Tensor ← NN ← Models ← Unlearning → Distributed, IO; only `unlearn` sees all.
 import PackageDescription
 
-/// Kernels are compiled with whole-module optimisation and without overflow/bounds traps in release builds.
-let fast: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+/// Kernels are compiled with whole-module optimisation and without overflow/bounds traps in release builds,
+/// and optimised (with checks) in debug builds too, so `swift test` runs real-size models in seconds.
+let fast: [SwiftSetting] = [
+  .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+  .unsafeFlags(["-O"], .when(configuration: .debug)),
+]
 
 let package = Package(
   name: "unlearn",
