@@ -172,3 +172,25 @@ extension DistributedRunTests {
     }
   }
 }
+
+extension DistributedRunTests {
+  /// Pretraining checkpoints resume exactly: 2 + 2 steps equal 4 steps, bit for bit (GAN: two optimisers,
+  /// BatchNorm statistics, the data shuffle and the noise stream all continue where they stopped).
+  @Test func pretrainingResumesExactly() throws {
+    let dir = temporaryFolder()
+    let mnist = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/data/mnist").path
+    func args(_ out: String, steps: Int) -> [String] {
+      ["pretrain", "gan", "--images", mnist + "/t10k-images-idx3-ubyte.gz", "--labels", mnist + "/t10k-labels-idx1-ubyte.gz",
+       "--architecture", #"{"family":"dcgan","latent_dim":8,"channels":1,"base_size":7,"widths":[8,4]}"#, "--out", out,
+       "--steps", String(steps), "--global-batch", "16", "--train-count", "40", "--log-every", "1", "--checkpoint-every", "2"]
+    }
+    #expect(try Self.unlearn(args(dir + "/straight", steps: 6)).status == 0)
+    #expect(try Self.unlearn(args(dir + "/split", steps: 3)).status == 0)
+    let resumed = try Self.unlearn(args(dir + "/split", steps: 6) + ["--resume", dir + "/split/latest.h5"])
+    #expect(resumed.status == 0, "\(resumed)")
+    let a = try ModelFile.read(dir + "/straight/latest.h5"), b = try ModelFile.read(dir + "/split/latest.h5")
+    for (group, tensors) in a.groups {
+      for (key, t) in tensors { #expect(t.array == b.groups[group]![key]!.array, "\(group)/\(key) differs after resume") }
+    }
+  }
+}
