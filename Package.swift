@@ -33,13 +33,13 @@ let package = Package(
 
     .executableTarget(name: "distributed-check", dependencies: ["Distributed"], path: "Tests/DistributedCheck"),
 
-    .target(name: "ProcessTestSupport", path: "Tests/ProcessTestSupport"),
+    .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
     .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-    .testTarget(name: "NNTests", dependencies: ["NN", "IO"]),
-    .testTarget(name: "ModelsTests", dependencies: ["Models", "IO"]),
+    .testTarget(name: "NNTests", dependencies: ["NN", "IO", "TestSupport"]),
+    .testTarget(name: "ModelsTests", dependencies: ["Models", "IO", "TestSupport"]),
     .testTarget(name: "IOTests", dependencies: ["IO"]),
-    .testTarget(name: "DistributedTests", dependencies: ["Distributed", "ProcessTestSupport"]),
-    .testTarget(name: "UnlearningTests", dependencies: ["Unlearning", "ProcessTestSupport"]),
+    .testTarget(name: "DistributedTests", dependencies: ["Distributed", "TestSupport"]),
+    .testTarget(name: "UnlearningTests", dependencies: ["Unlearning", "TestSupport"]),
   ],
   swiftLanguageModes: [.v5]
 )

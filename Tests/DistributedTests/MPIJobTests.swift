@@ -1,5 +1,5 @@
 import Foundation
-import ProcessTestSupport
+import TestSupport
 import Testing
 
 /// Runs the `distributed-check` executable under `mpirun` and checks exit codes and output.

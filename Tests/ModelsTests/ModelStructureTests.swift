@@ -2,6 +2,7 @@ import IO
 import Models
 import NN
 import Tensor
+import TestSupport
 import Testing
 
 /// Architecture JSON, state_dict names and shapes (the model-file contract, DESIGN.md §4) and parameter counts.

@@ -2,6 +2,7 @@ import IO
 import Models
 import NN
 import Tensor
+import TestSupport
 import Testing
 
 /// The networks of `Tests/Fixtures/models_*.h5` (narrow twins of the real models, docs/FIXTURES.md) against

@@ -1,6 +1,7 @@
 import IO
 import NN
 import Tensor
+import TestSupport
 import Testing
 
 /// `Tests/Fixtures/adam.h5`: five `torch.optim.Adam` steps on one 7-element parameter.

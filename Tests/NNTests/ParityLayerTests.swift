@@ -1,6 +1,7 @@
 import IO
 import NN
 import Tensor
+import TestSupport
 import Testing
 
 /// Every case of `Tests/Fixtures/layers.h5` (PyTorch forward and backward of single layers): the layer is built

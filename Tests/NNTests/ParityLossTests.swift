@@ -1,6 +1,7 @@
 import IO
 import NN
 import Tensor
+import TestSupport
 import Testing
 
 /// Every case of `Tests/Fixtures/losses.h5`: per-sample values and the gradient of Σ_i w_i · value_i with

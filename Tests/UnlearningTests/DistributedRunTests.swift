@@ -1,7 +1,7 @@
 import Foundation
 import IO
 import Models
-import ProcessTestSupport
+import TestSupport
 import Tensor
 import Testing
 @testable import Unlearning

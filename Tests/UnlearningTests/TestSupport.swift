@@ -3,27 +3,13 @@ import IO
 import Models
 import NN
 import Tensor
+import TestSupport
 import Testing
 @testable import Unlearning
 
 /// Repository root (…/Tests/UnlearningTests/ → …).
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 let fixtures = repositoryRoot.appendingPathComponent("Tests/Fixtures")
-
-/// Checks shapes, then |a − e| ≤ atol + rtol·max|e| elementwise; reports the worst element.
-func expectClose(_ actual: Tensor, _ expected: Tensor, rtol: Float, atol: Float = 1e-7, _ label: String, sourceLocation: SourceLocation = #_sourceLocation) {
-  #expect(actual.count == expected.count, "\(label): \(actual.shape) vs \(expected.shape)", sourceLocation: sourceLocation)
-  guard actual.count == expected.count else { return }
-  var scale: Float = 0
-  for i in 0..<expected.count { scale = max(scale, abs(expected[i])) }
-  var worst = 0, worstError: Float = -1
-  for i in 0..<expected.count {
-    let e = abs(actual[i] - expected[i])
-    if !(e <= worstError) { worst = i; worstError = e.isNaN ? .infinity : e }
-  }
-  let tolerance = atol + rtol * scale
-  #expect(worstError <= tolerance, "\(label): worst element \(worst): \(actual[worst]) vs \(expected[worst]) (|Δ| \(worstError) > \(tolerance), scale \(scale))", sourceLocation: sourceLocation)
-}
 
 /// A fresh temporary folder.
 func temporaryFolder(_ name: String = #function) -> String {

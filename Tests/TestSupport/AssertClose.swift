@@ -1,11 +1,10 @@
 import Foundation
-import IO
 import Tensor
 import Testing
 
 /// The committed PyTorch fixture `Tests/Fixtures/<name>` (docs/FIXTURES.md).
-func fixturePath(_ name: String, filePath: String = #filePath) -> String {
-  URL(fileURLWithPath: filePath).deletingLastPathComponent().deletingLastPathComponent()
+public func fixturePath(_ name: String) -> String {
+  URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("Fixtures/\(name)").path
 }
 
@@ -13,7 +12,7 @@ func fixturePath(_ name: String, filePath: String = #filePath) -> String {
 /// `|a − e| ≤ rtol · max|expected| + atol`. On failure records one issue naming the worst element (flat index,
 /// both values). Returns the worst `|a − e| / max|expected|` (the error relative to the tensor's scale).
 @discardableResult
-func assertClose(
+public func assertClose(
   _ actual: Tensor, _ expected: Tensor, rtol: Float, atol: Float = 0, _ label: String,
   sourceLocation: SourceLocation = #_sourceLocation
 ) -> Double {
