@@ -1,5 +1,6 @@
 internal import CZlib
 import Foundation
+import Tensor
 
 /// A failure reading an IDX (MNIST) file, naming the file.
 public struct IDXError: Error, Equatable, CustomStringConvertible, LocalizedError {
@@ -140,5 +141,17 @@ private final class GzipReader {
     }
     bytes.removeLast(count - filled)
     return bytes
+  }
+}
+
+extension IDXImages {
+  /// Images [from, from + count) as a tensor [count, 1, rows, cols] in [−1, 1] (x / 127.5 − 1).
+  public func tensor(from: Int = 0, count: Int? = nil) -> Tensor {
+    let n = min(count ?? self.count - from, self.count - from)
+    precondition(from >= 0 && n >= 0, "image range \(from)..<\(from + (count ?? 0)) outside 0..<\(self.count)")
+    let per = rows * cols
+    let t = Tensor(shape: [n, 1, rows, cols])
+    pixels.withUnsafeBufferPointer { p in for i in 0..<(n * per) { t[i] = Float(p[from * per + i]) / 127.5 - 1 } }
+    return t
   }
 }

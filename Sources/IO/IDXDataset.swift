@@ -26,11 +26,7 @@ public struct IDXDataset {
       throw IDXError(
         file: labelsPath, reason: .countMismatch(images: raw.count, labels: labels.count, imagesFile: imagesPath))
     }
-    let images = Tensor(shape: [raw.count, 1, raw.rows, raw.cols])
-    let out = images.pointer
-    raw.pixels.withUnsafeBufferPointer { pixels in
-      for i in 0..<pixels.count { out[i] = Float(pixels[i]) / 127.5 - 1 }
-    }
+    let images = raw.tensor()
     return IDXDataset(images: images, labels: labels)
   }
 }

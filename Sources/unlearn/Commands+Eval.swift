@@ -4,20 +4,15 @@ import Models
 import Tensor
 import Unlearning
 
-/// Reads reference images for FID: IDX images [from, from+count).
-func loadRealImages(_ args: Arguments) throws -> (Tensor, String)? {
-  guard let path = args.string("real-images") else { return nil }
-  try checkInputFile(path, flag: "--real-images")
+/// An IDX image range named by `--<prefix>images`, `--<prefix>from`, `--<prefix>count`, as a tensor in [−1, 1].
+func idxImageRange(_ args: Arguments, prefix: String) throws -> (Tensor, String)? {
+  guard let path = args.string("\(prefix)images") else { return nil }
+  try checkInputFile(path, flag: "--\(prefix)images")
   let raw = try IDX.readImages(path)
-  let from = try args.int("real-from", min: 0) ?? 0
-  let count = min(try args.int("real-count", min: 2) ?? raw.count, raw.count - from)
-  guard count >= 2 else { throw UsageError("option --real-from \(from): \(path) has only \(raw.count) images") }
-  let per = raw.rows * raw.cols
-  let t = Tensor(shape: [count, 1, raw.rows, raw.cols])
-  raw.pixels.withUnsafeBufferPointer { p in
-    for i in 0..<(count * per) { t[i] = Float(p[from * per + i]) / 127.5 - 1 }
-  }
-  return (t, "\(path)[\(from)..<\(from + count)]")
+  let from = try args.int("\(prefix)from", min: 0) ?? 0
+  let count = min(try args.int("\(prefix)count", min: 2) ?? raw.count, raw.count - from)
+  guard count >= 2 else { throw UsageError("option --\(prefix)from \(from): \(path) has only \(raw.count) images") }
+  return (raw.tensor(from: from, count: count), "\(path)[\(from)..<\(from + count)]")
 }
 
 let evalCommand = Command(
@@ -72,7 +67,7 @@ let evalCommand = Command(
     }
     let report = try Evaluator(communicator: comm).evaluate(
       model: g, original: f, labeler: try Labeler(spec), count: count, seed: try args.seed(), classifier: classifier,
-      realImages: try loadRealImages(args), direction: direction, comparisonPNG: args.string("png"))
+      realImages: try idxImageRange(args, prefix: "real-"), direction: direction, comparisonPNG: args.string("png"))
     if comm.rank == 0 {
       try AtomicText.write(report.json + "\n", to: json)
       if let r = args.string("report") { try ReportFile.write(json: report.json, kind: "unlearn.eval", to: r) }

@@ -13,16 +13,10 @@ func fidImages(_ args: Arguments, side: String, evaluator: Evaluator) throws -> 
     let z = LatentSampler(seed: try args.seed("\(side)-seed"), dimension: g.latentDim).latents(stream: LatentStream.evaluation, indices: 0..<n)
     return (try evaluator.render(g, z), "\(m) (\(n) samples)")
   }
-  guard let path = args.string("\(side)-images") else { throw CommandLineError(message: "give --\(side)-model or --\(side)-images") }
-  try checkInputFile(path, flag: "--\(side)-images")
-  let raw = try IDX.readImages(path)
-  let from = try args.int("\(side)-from", min: 0) ?? 0
-  let count = min(try args.int("\(side)-count", min: 2) ?? raw.count, raw.count - from)
-  guard count >= 2 else { throw UsageError("option --\(side)-from \(from): \(path) has only \(raw.count) images") }
-  let per = raw.rows * raw.cols
-  let t = Tensor(shape: [count, 1, raw.rows, raw.cols])
-  raw.pixels.withUnsafeBufferPointer { p in for i in 0..<(count * per) { t[i] = Float(p[from * per + i]) / 127.5 - 1 } }
-  return (t, "\(path)[\(from)..<\(from + count)]")
+  guard let images = try idxImageRange(args, prefix: "\(side)-") else {
+    throw CommandLineError(message: "give --\(side)-model or --\(side)-images")
+  }
+  return images
 }
 
 let fidCommand = Command(

@@ -40,21 +40,9 @@ let pretrainCommand = Command(
     guard ["gan", "vae", "classifier"].contains(kind) else {
       throw CommandLineError(message: "unknown KIND '\(kind)' (expected gan, vae or classifier)")
     }
-    var base: [String: Any] = ["kind": kind, "architecture": ["gan": "dcgan28", "vae": "vae28", "classifier": "classifier28"][kind]!]
-    if let r = args.string("resume") {
-      try checkInputFile(r, flag: "--resume")
-      if let o = try? JSONSerialization.jsonObject(with: Data(try Checkpoint.header(r).configJSON.utf8)) as? [String: Any] { base.merge(o) { $1 } }
-    }
-    if let cf = args.string("config") {
-      try checkInputFile(cf, flag: "--config")
-      for (k, v) in try ConfigLoader.load([String: AnyCodable].self, path: cf, knownKeys: PretrainConfig.keys) { base[k] = v.value }
-    }
-    let overrides = args.given.filter { !["config", "resume"].contains($0.0) }.map {
-      (key: $0.0.replacingOccurrences(of: "-", with: "_"), value: $0.1, flag: "--" + $0.0)
-    }
-    var config = try ConfigLoader.merge(
-      PretrainConfig.self, base: try JSONSerialization.data(withJSONObject: base), overrides: overrides,
-      knownKeys: PretrainConfig.keys, source: args.string("config") ?? "configuration")
+    var config = try resolveConfig(
+      PretrainConfig.self, args, keys: PretrainConfig.keys,
+      defaults: ["kind": kind, "architecture": ["gan": "dcgan28", "vae": "vae28", "classifier": "classifier28"][kind]!])
     config.kind = kind
     try config.validate()
     for (key, flag) in [(config.images, "--images"), (config.labels, "--labels")] {

@@ -149,35 +149,38 @@ let trainCommand = Command(
   ],
   run: { args in try runTrain(args) })
 
-/// Resolves the run configuration: checkpoint's config < --config file < flags.
-func resolveTrainConfig(_ args: Arguments) throws -> (TrainConfig, Checkpoint.Header?) {
-  var base: Data? = nil
-  var header: Checkpoint.Header? = nil
+/// Resolves a run configuration: `defaults` < the `--resume` checkpoint's config < the `--config` file <
+/// flags (every flag but --config/--resume is a config key in kebab-case). Errors name the file or flag.
+func resolveConfig<T: Decodable>(_ type: T.Type, _ args: Arguments, keys: [String], defaults: [String: Any] = [:]) throws -> T {
+  var merged = defaults
   if let r = args.string("resume") {
     try checkInputFile(r, flag: "--resume")
-    header = try Checkpoint.header(r)
-    base = Data(header!.configJSON.utf8)
+    let json = try Checkpoint.header(r).configJSON
+    if let o = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] { merged.merge(o) { $1 } }
   }
   if let cf = args.string("config") {
     try checkInputFile(cf, flag: "--config")
-    let fileConfig = try ConfigLoader.load([String: AnyCodable].self, path: cf, knownKeys: TrainConfig.keys)
-    var merged = (base.flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }) ?? [:]
-    for (k, v) in fileConfig { merged[k] = v.value }
-    base = try JSONSerialization.data(withJSONObject: merged)
+    for (k, v) in try ConfigLoader.load([String: AnyCodable].self, path: cf, knownKeys: keys) { merged[k] = v.value }
   }
   let overrides = args.given.filter { !["config", "resume"].contains($0.0) }.map {
     (key: $0.0.replacingOccurrences(of: "-", with: "_"), value: $0.1, flag: "--" + $0.0)
   }
-  let config = try ConfigLoader.merge(TrainConfig.self, base: base, overrides: overrides, knownKeys: TrainConfig.keys, source: args.string("config") ?? "checkpoint config")
+  return try ConfigLoader.merge(
+    T.self, base: try JSONSerialization.data(withJSONObject: merged), overrides: overrides, knownKeys: keys,
+    source: args.string("config") ?? "configuration")
+}
+
+func resolveTrainConfig(_ args: Arguments) throws -> TrainConfig {
+  let config = try resolveConfig(TrainConfig.self, args, keys: TrainConfig.keys)
   try config.validate()
-  if config.model.isEmpty { throw CommandLineError(message: "missing required option '--model' (or \"model\" in --config)") }
-  if config.direction.isEmpty { throw CommandLineError(message: "missing required option '--direction' (or \"direction\" in --config)") }
-  if config.out.isEmpty { throw CommandLineError(message: "missing required option '--out' (or \"out\" in --config)") }
-  return (config, header)
+  for (key, value) in [("model", config.model), ("direction", config.direction), ("out", config.out)] where value.isEmpty {
+    throw CommandLineError(message: "missing required option '--\(key)' (or \"\(key)\" in --config)")
+  }
+  return config
 }
 
 func runTrain(_ args: Arguments) throws {
-  let (config, _) = try resolveTrainConfig(args)
+  let config = try resolveTrainConfig(args)
   try checkInputFile(config.model, flag: "--model")
   try checkInputFile(config.direction, flag: "--direction")
   let comm = Runtime.communicator
