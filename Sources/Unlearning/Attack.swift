@@ -21,6 +21,7 @@ public struct AttackReport: Codable, Equatable {
   public var walk: [WalkPoint]
   /// Gradient attack (classifier labelers): success rate after optimising z within ‖δ‖₂ ≤ budget.
   public var gradientBudget: Double?
+  public var gradientCount: Int?
   public var gradientSteps: Int?
   public var gradientSuccessOriginal: Double?
   public var gradientSuccess: Double?
@@ -34,7 +35,7 @@ public struct AttackReport: Codable, Equatable {
 
   enum CodingKeys: String, CodingKey {
     case count, seed, labeler, walk
-    case gradientBudget = "gradient_budget", gradientSteps = "gradient_steps"
+    case gradientBudget = "gradient_budget", gradientSteps = "gradient_steps", gradientCount = "gradient_count"
     case gradientSuccessOriginal = "gradient_success_original", gradientSuccess = "gradient_success"
   }
 

@@ -89,7 +89,7 @@ let demoCommand = Command(
     ])
     try runStage("5/5 attack: walk along the direction", ranks: ranks, [
       "attack", "--model", p("run/latest.h5"), "--original", model, "--labeler", labeler, "--direction", p("direction.h5"),
-      "--count", "1000", "--walk", "0,1,2,3", "--json", p("attack.json"), "--attack-steps", "10",
+      "--count", "1000", "--walk", "0,1,2,3", "--json", p("attack.json"),
     ])
     let evaluation = try JSONDecoder().decode(EvaluationReport.self, from: Data(contentsOf: URL(fileURLWithPath: p("eval.json"))))
     let attack = try JSONDecoder().decode(AttackReport.self, from: Data(contentsOf: URL(fileURLWithPath: p("attack.json"))))

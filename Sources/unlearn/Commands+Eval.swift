@@ -92,6 +92,7 @@ let attackCommand = Command(
     Option(name: "count", value: "<n>", help: "Latents attacked.", defaultValue: "1000"),
     Option(name: "seed", value: "<s>", help: "Seed of the attacked latents.", defaultValue: "2"),
     Option(name: "walk", value: "<s,s,...>", help: "Steps along u.", defaultValue: "0,1,2,3,4"),
+    Option(name: "gradient-count", value: "<n>", help: "Gradient attack: latents attacked (the first of the walk's).", defaultValue: "200"),
     Option(name: "budget", value: "<r>", help: "Gradient attack: L2 budget on the latent change.", defaultValue: "2"),
     Option(name: "attack-steps", value: "<k>", help: "Gradient attack steps.", defaultValue: "20"),
     Option(name: "step-size", value: "<η>", help: "Gradient attack step length in latent space.", defaultValue: "0.25"),
@@ -123,10 +124,12 @@ let attackCommand = Command(
       walk: try attacker.walk(model: g, original: f, labeler: labeler, direction: direction, count: count, seed: seed, steps: steps))
     if case .classifier(_, let k) = spec, let c = labeler.classifier {
       let budget = try args.double("budget")!, n = try args.int("attack-steps", min: 1)!, eta = try args.double("step-size")!
+      let attacked = min(count, try args.int("gradient-count", min: 1)!)
       report.gradientBudget = budget
       report.gradientSteps = n
-      report.gradientSuccessOriginal = try attacker.gradient(generator: f, classifier: c, classIndex: k, count: count, seed: seed, budget: budget, steps: n, stepSize: eta)
-      report.gradientSuccess = try attacker.gradient(generator: g, classifier: c, classIndex: k, count: count, seed: seed, budget: budget, steps: n, stepSize: eta)
+      report.gradientCount = attacked
+      report.gradientSuccessOriginal = try attacker.gradient(generator: f, classifier: c, classIndex: k, count: attacked, seed: seed, budget: budget, steps: n, stepSize: eta)
+      report.gradientSuccess = try attacker.gradient(generator: g, classifier: c, classIndex: k, count: attacked, seed: seed, budget: budget, steps: n, stepSize: eta)
     }
     if comm.rank == 0 {
       try AtomicText.write(report.json + "\n", to: json)
