@@ -194,3 +194,24 @@ extension DistributedRunTests {
     }
   }
 }
+
+extension DistributedRunTests {
+  /// The paper's implicit feedback: a numbered contact sheet first, then the person's picks label the
+  /// same latents (the seed fixes them).
+  @Test func personPicksFromTheContactSheet() throws {
+    let dir = temporaryFolder()
+    let files = try writeTinyRun(in: dir)
+    let args = ["collect", "--model", files.model, "--count", "30", "--seed", "4", "--labeler", "ids:\(dir)/picks.txt", "--out", dir + "/c.h5"]
+    let first = try Self.unlearn(args + ["--sheet", dir + "/sheet.png"])
+    #expect(first.status == 0 && first.stdout.contains("write the numbers"), "\(first)")
+    #expect(FileManager.default.fileExists(atPath: dir + "/sheet.png") && !FileManager.default.fileExists(atPath: dir + "/c.h5"))
+    try "1, 7\n29 # last\n".write(toFile: dir + "/picks.txt", atomically: true, encoding: .utf8)
+    let second = try Self.unlearn(args)
+    #expect(second.status == 0, "\(second)")
+    let c = try Collection.read(dir + "/c.h5")
+    #expect((0..<30).filter { c.labels[$0] == 1 } == [1, 7, 29])
+    try "31\n".write(toFile: dir + "/picks.txt", atomically: true, encoding: .utf8)
+    let bad = try Self.unlearn(args)
+    #expect(bad.status != 0 && bad.stderr.contains("picks.txt") && bad.stderr.contains("\"31\""), "\(bad)")
+  }
+}
