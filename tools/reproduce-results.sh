@@ -26,6 +26,8 @@ experiments=(
   "gan-thickness-1000 $P/mnist-dcgan28.h5 attribute:thickness:top=0.1 1000"
   "vae-digit8-300 $P/mnist-vae28.h5 classifier:$C:class=8 300"
   "vae-thickness-300 $P/mnist-vae28.h5 attribute:thickness:top=0.1 300"
+  "vae-thickness-1000 $P/mnist-vae28.h5 attribute:thickness:top=0.1 1000"
+  "vae-thickness-logistic-300 $P/mnist-vae28.h5 attribute:thickness:top=0.1 300 --method logistic --recall 0.95"
   "gan-digit8-logistic-300 $P/mnist-dcgan28.h5 classifier:$C:class=8 300 --method logistic --recall 0.95"
   "gan-digit8-logistic-1000 $P/mnist-dcgan28.h5 classifier:$C:class=8 1000 --method logistic --recall 0.95"
 )
@@ -50,8 +52,8 @@ done
 python3 - "$@" <<'PY' | tee checkpoints/results/table.md
 import json, os, sys
 root = "checkpoints/results"
-print("| experiment | target ratio f → g | change | FID (real) f → g | FID g vs f | IS f → g | preservation L1 / SSIM | walk s=3: f → g | gradient attack f → g | time |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("| experiment | target ratio f → g | change | floor | FID (real) f → g | FID g vs f | IS f → g | preservation L1 / SSIM | walk s=3: f → g | gradient attack f → g | time |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for name in sorted(os.listdir(root)):
     p = os.path.join(root, name, "eval.json")
     if not os.path.exists(p): continue
@@ -61,7 +63,7 @@ for name in sorted(os.listdir(root)):
     grad = f'{100*a["gradient_success_original"]:.1f}% → {100*a["gradient_success"]:.1f}%' if "gradient_success" in a else "—"
     fid = f'{e["fid_original"]:.2f} → {e["fid"]:.2f} ({100*(e["fid"]-e["fid_original"])/e["fid_original"]:+.0f}%)' if "fid" in e else "—"
     secs = open(os.path.join(root, name, "seconds")).read().strip() if os.path.exists(os.path.join(root, name, "seconds")) else "?"
-    print(f'| {name} | {100*e["target_ratio_original"]:.1f}% → {100*e["target_ratio"]:.1f}% | {100*e["target_ratio_change"]:+.0f}% | {fid} | '
+    print(f'| {name} | {100*e["target_ratio_original"]:.1f}% → {100*e["target_ratio"]:.1f}% | {100*e["target_ratio_change"]:+.0f}% | {100*e.get("target_ratio_floor", float("nan")):.1f}% | {fid} | '
           f'{e.get("fid_vs_original", float("nan")):.2f} | {e.get("inception_score_original", 0):.2f} → {e.get("inception_score", 0):.2f} | '
           f'{e["preservation_l1"]:.4f} / {e["preservation_ssim"]:.3f} | '
           f'{(100*w3["target_ratio_original"]):.1f}% → {(100*w3["target_ratio"]):.1f}% | {grad} | {secs} s |' if w3 else "")

@@ -16,6 +16,10 @@ public struct EvaluationReport: Codable, Equatable {
   public var targetRatio: Double
   /// (target_ratio − target_ratio_original) / target_ratio_original.
   public var targetRatioChange: Double
+  /// With a direction: the target ratio of the loss's own targets — f(ẑ) for latents at or above the
+  /// threshold, f(z) below it — i.e. what g would reach if it matched its training targets exactly. The
+  /// method cannot go below this floor; a g near it is limited by the direction, not by training.
+  public var targetRatioFloor: Double?
   /// Mean absolute pixel difference between g(z) and f(z) over the preserved latents.
   public var preservationL1: Double
   /// Mean SSIM between g(z) and f(z) over the preserved latents.
@@ -38,6 +42,7 @@ public struct EvaluationReport: Codable, Equatable {
   enum CodingKeys: String, CodingKey {
     case count, seed, labeler, cut
     case targetRatioOriginal = "target_ratio_original", targetRatio = "target_ratio", targetRatioChange = "target_ratio_change"
+    case targetRatioFloor = "target_ratio_floor"
     case preservationL1 = "preservation_l1", preservationSSIM = "preservation_ssim", preservationSet = "preservation_set"
     case preservationCount = "preservation_count"
     case fid, fidOriginal = "fid_original", fidVsOriginal = "fid_vs_original", fidReference = "fid_reference"
@@ -131,6 +136,18 @@ public final class Evaluator {
       }
       return out
     }
+    // The loss's fixed point: f(ẑ) with routed latents moved onto the threshold.
+    var floor: Double? = nil
+    if let direction {
+      let u = direction.unit, t = threshold ?? direction.threshold, d = original.latentDim
+      let zHat = z.clone()
+      for i in 0..<count {
+        let p = direction.project(z.pointer + i * d, unit: u)
+        if p >= t { for k in 0..<d { zHat[i * d + k] -= Float(p - t) * u[k] } }
+      }
+      let labels = try label(try render(original, zHat), with: labeler).labels
+      floor = Double(labels.reduce(0) { $0 + Int($1) }) / Double(count)
+    }
     var l1 = 0.0, ss = 0.0, kept = 0
     for i in 0..<count where keep[i] {
       l1 += Double(pairStats[2 * i])
@@ -142,6 +159,7 @@ public final class Evaluator {
       count: count, seed: seed, labeler: labeler.spec.description, targetRatioOriginal: ratioF, targetRatio: ratioG,
       targetRatioChange: ratioF > 0 ? (ratioG - ratioF) / ratioF : 0, preservationL1: kept > 0 ? l1 / Double(kept) : 0,
       preservationSSIM: kept > 0 ? ss / Double(kept) : 1, preservationSet: set, preservationCount: kept, cut: labeler.cut)
+    report.targetRatioFloor = floor
 
     if let c = classifier {
       c.setMode(.inference)

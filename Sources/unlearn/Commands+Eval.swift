@@ -145,6 +145,7 @@ enum EvaluationTable {
   static func render(_ r: EvaluationReport) -> String {
     var s = "                         original   unlearned\n"
     s += "target ratio               \(pct(r.targetRatioOriginal))      \(pct(r.targetRatio))   (\(String(format: "%+.0f%%", 100 * r.targetRatioChange)))\n"
+    if let f = r.targetRatioFloor { s += "  floor (f on the loss's targets f(ẑ))    \(pct(f))\n" }
     if let fid = r.fid, let fo = r.fidOriginal {
       s += String(format: "FID (%@)%@%9.3f   %9.3f   (%+.1f%%)\n", r.fidReference ?? "", String(repeating: " ", count: max(1, 10 - (r.fidReference ?? "").count)), fo, fid, fo > 0 ? 100 * (fid - fo) / fo : 0)
     }
