@@ -134,3 +134,26 @@ public func softmax(_ logits: Tensor) -> Tensor {
   }
   return out
 }
+
+/// How a classifier sees a set of images: mean top-class probability and the entropy of the histogram of
+/// predicted classes relative to its maximum log K (1 = all classes equally often; the sample-diversity
+/// figures of ANCHORS.md).
+public struct ClassifierSummary {
+  public let meanConfidence: Double
+  public let histogramEntropy: Double
+  public init(probabilities p: Tensor) {
+    let (n, k) = (p.shape[0], p.shape[1])
+    var confidence = 0.0
+    var counts = [Double](repeating: 0, count: k)
+    for i in 0..<n {
+      var best = 0
+      for j in 1..<k where p[i * k + j] > p[i * k + best] { best = j }
+      confidence += Double(p[i * k + best])
+      counts[best] += 1
+    }
+    meanConfidence = confidence / Double(n)
+    var h = 0.0
+    for c in counts where c > 0 { let q = c / Double(n); h -= q * log(q) }
+    histogramEntropy = h / log(Double(k))
+  }
+}

@@ -56,8 +56,15 @@ let fidCommand = Command(
     let fa = try evaluator.perImage(a, width: c.featureCount) { c.embed($0) }
     let fb = try evaluator.perImage(b, width: c.featureCount) { c.embed($0) }
     let fid = FeatureStatistics.frechetDistance(FeatureStatistics(fa), FeatureStatistics(fb))
+    let pa = try evaluator.perImage(a, width: c.classCount) { softmax(c.forward($0)) }
+    let pb = try evaluator.perImage(b, width: c.classCount) { softmax(c.forward($0)) }
     if comm.rank == 0 {
       print(String(format: "FID %.4f  between %@ and %@", fid, aName, bName))
+      for (name, p) in [("A", pa), ("B", pb)] {
+        let s = ClassifierSummary(probabilities: p)
+        print(String(format: "  %@: mean top-class confidence %.3f, class-histogram entropy %.3f of the maximum, IS %.3f",
+                     name, s.meanConfidence, s.histogramEntropy, inceptionScore(probabilities: p)))
+      }
       if let j = args.string("json") { try AtomicText.write(String(format: "{\"fid\": %.6f}\n", fid), to: j) }
     }
   })

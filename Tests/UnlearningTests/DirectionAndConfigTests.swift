@@ -155,6 +155,14 @@ import Testing
     #expect(abs(fid - 6) < 0.35, "FID \(fid)")
   }
 
+  @Test func classifierSummary() {
+    let p = Tensor(shape: [4, 2], values: [0.9, 0.1, 0.2, 0.8, 0.7, 0.3, 0.4, 0.6])
+    let s = ClassifierSummary(probabilities: p)
+    #expect(abs(s.meanConfidence - 0.75) < 1e-6 && abs(s.histogramEntropy - 1) < 1e-9)
+    let one = ClassifierSummary(probabilities: Tensor(shape: [2, 2], values: [0.9, 0.1, 0.6, 0.4]))
+    #expect(one.histogramEntropy == 0)
+  }
+
   @Test func inceptionScoreBounds() {
     let uniform = Tensor(shape: [4, 4], values: [Float](repeating: 0.25, count: 16))
     #expect(abs(inceptionScore(probabilities: uniform) - 1) < 1e-9)
