@@ -202,10 +202,37 @@ extension HDF5File {
       if rank > 0 {
         try check(H5Sget_simple_extent_dims(space, &dims, nil), "H5Sget_simple_extent_dims", object)
       }
+      try checkPlausibleExtent(dims, dataset: dataset, object: object)
       return (dataset, dims.map { Int($0) }, object)
     } catch {
       H5Dclose(dataset)
       throw error
+    }
+  }
+
+  /// Throws unless the dataset's element count is something this file can hold: a corrupted header can
+  /// announce petabytes, and allocating that before `H5Dread` notices would end the process. The bound is
+  /// the file size times gzip's best ratio (~1032:1), plus 64 MiB for datasets that were never written
+  /// (which read as fill values). Call holding the lock.
+  private func checkPlausibleExtent(_ dims: [hsize_t], dataset: hid_t, object: String) throws {
+    var count: UInt64 = 1
+    var overflow = false
+    for d in dims {
+      (count, overflow) = count.multipliedReportingOverflow(by: UInt64(d))
+      if overflow { break }
+    }
+    var fileSize: hsize_t = 0
+    try check(H5Fget_filesize(id, &fileSize), "H5Fget_filesize", object)
+    let type = try check(H5Dget_type(dataset), "H5Dget_type", object)
+    let elementSize = UInt64(max(1, H5Tget_size(type)))
+    H5Tclose(type)
+    let limit = UInt64(fileSize).multipliedReportingOverflow(by: 1100).partialValue + (64 << 20)
+    let bytes = count.multipliedReportingOverflow(by: elementSize)
+    guard !overflow, !bytes.overflow, bytes.partialValue <= limit, count <= UInt64(Int.max / 8) else {
+      throw HDF5Error(
+        file: self.path, object: object,
+        reason: .invalidContent(
+          "shape \(dims) is larger than a \(fileSize)-byte file can hold (corrupted file?)"))
     }
   }
 
