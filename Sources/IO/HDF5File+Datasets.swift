@@ -76,11 +76,15 @@ extension HDF5File {
     defer { H5Sclose(space) }
     let count = shape.reduce(1, *)
     var creation = ch5_p_default()
-    if compressionLevel > 0, !shape.isEmpty, count > 0 {
-      // One chunk per dataset: our arrays are small enough, and it keeps whole-array reads a single inflate.
+    if !shape.isEmpty, count > 0, count * H5Tget_size(fileType) < 1 << 32 {
+      // One chunk per dataset (chunks hold < 4 GiB): our arrays are small enough, and it keeps whole-array
+      // reads a single inflate. Fletcher-32 checksums the data, so a flipped bit fails the read.
       creation = try check(H5Pcreate(ch5_p_dataset_create()), "H5Pcreate", object)
       try check(H5Pset_chunk(creation, Int32(dims.count), dims), "H5Pset_chunk", object)
-      try check(H5Pset_deflate(creation, UInt32(compressionLevel)), "H5Pset_deflate", object)
+      try check(H5Pset_fletcher32(creation), "H5Pset_fletcher32", object)
+      if compressionLevel > 0 {
+        try check(H5Pset_deflate(creation, UInt32(compressionLevel)), "H5Pset_deflate", object)
+      }
     }
     defer { if creation != ch5_p_default() { H5Pclose(creation) } }
     let links = try intermediateGroupsList(object)

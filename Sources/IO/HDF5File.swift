@@ -68,6 +68,13 @@ public final class HDF5File {
       let temporary = AtomicFile.temporaryPath(for: path)
       let access = try fileAccessList(path)
       defer { H5Pclose(access) }
+      // The 1.8+ format checksums the superblock, object headers and B-trees, so a flipped bit in the
+      // metadata is reported instead of misread (HDF5 ≥ 1.8, and so every h5py, reads it).
+      guard H5Pset_libver_bounds(access, H5F_LIBVER_V110, H5F_LIBVER_V110) >= 0 else {
+        throw HDF5Error(
+          file: path,
+          reason: .callFailed(function: "H5Pset_libver_bounds", detail: HDF5Library.innermostErrorMessage()))
+      }
       let id = H5Fcreate(temporary, ch5_f_acc_trunc(), ch5_p_default(), access)
       if id < 0 {
         throw HDF5Error(
