@@ -161,7 +161,7 @@ extension HDF5File {
       try withExtendedLifetime(names) {
         _ = try check(
           H5Aiterate2(
-            object, H5_INDEX_NAME, H5_ITER_INC, nil,
+            object, H5_INDEX_NAME, H5_ITER_NATIVE, nil,  // native: see members(of:)
             { _, name, _, data in
               guard let name, let data else { return -1 }
               Unmanaged<Names>.fromOpaque(data).takeUnretainedValue().list.append(String(cString: name))
