@@ -162,9 +162,8 @@ func runTrain(_ args: Arguments) throws {
   let (config, _) = try resolveTrainConfig(args)
   try checkInputFile(config.model, flag: "--model")
   try checkInputFile(config.direction, flag: "--direction")
+  try checkOutputFolder(config.out, flag: "--out")
   let comm = Runtime.communicator
-  if comm.rank == 0 { try prepareOutputFolder(config.out, flag: "--out") }
-  _ = try comm.agree(false)
   let source = try ModelIO.load(config.model)
   let direction = try FeatureDirection.read(config.direction)
   let trainer = try UnlearningTrainer(config: config, source: source, direction: direction, communicator: comm)
@@ -172,6 +171,9 @@ func runTrain(_ args: Arguments) throws {
     let h = try trainer.restore(from: resume)
     Runtime.log("resumed \(resume) at step \(h.step) (saved by \(h.worldSizeAtSave) rank(s), now \(comm.size))")
   }
+  // Only now that every input checked out: a rejected run leaves no output folder behind.
+  if comm.rank == 0 { try prepareOutputFolder(config.out, flag: "--out") }
+  _ = try comm.agree(false)
   Runtime.log("train: \(comm.size) rank(s) × \(BLASThreads.count) BLAS thread(s), global batch \(config.globalBatch), threshold \(String(format: "%.4f", trainer.threshold))")
   Runtime.log("config: \(config.json)")
   try trainer.train(log: { Runtime.log($0) })
