@@ -81,10 +81,11 @@ let directionCommand = Command(
   ],
   run: { args in
     let cp = try args.required("collection"), out = try args.required("out")
+    let threshold = try args.double("threshold")
     try checkInputFile(cp, flag: "--collection")
     try checkOutputFile(out, flag: "--out")
     let c = try Collection.read(cp)
-    let d = try FeatureDirection.fit(c, threshold: try args.double("threshold"), source: cp)
+    let d = try FeatureDirection.fit(c, threshold: threshold, source: cp)
     if Runtime.isRoot {
       try d.write(to: out)
       let norm = d.direction.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
