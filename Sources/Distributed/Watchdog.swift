@@ -18,9 +18,10 @@ public final class Watchdog {
     /// Seconds the watchdog had been armed.
     public var seconds: Double
 
-    /// The line written to standard error by the default handler.
+    /// The line written to standard error by the default handler (without "at step" when `step` < 0).
     public var message: String {
-      "unlearn: rank \(rank): stalled for \(String(format: "%.1f", seconds)) s in \(phase) at step \(step); aborting"
+      let at = step >= 0 ? " at step \(step)" : ""
+      return "unlearn: rank \(rank): stalled for \(String(format: "%.1f", seconds)) s in \(phase)\(at); aborting"
     }
   }
 
@@ -61,13 +62,38 @@ public final class Watchdog {
   @inline(__always)
   public func arm(_ phase: StaticString, step: Int) {
     let now = monotonicNanoseconds()
-    core.state.withLock { $0 = Armed(phase: phase, step: step, since: now) }
+    let wasArmed = core.state.withLock { state -> Bool in
+      defer { state = Armed(phase: phase, step: step, since: now) }
+      return state != nil
+    }
+    if !wasArmed { Self.countArmedOnThisThread(+1) }
   }
 
   /// Stops timing; the phase finished in time.
   @inline(__always)
   public func disarm() {
-    core.state.withLock { $0 = nil }
+    let wasArmed = core.state.withLock { state -> Bool in
+      defer { state = nil }
+      return state != nil
+    }
+    if wasArmed { Self.countArmedOnThisThread(-1) }
+  }
+
+  /// Whether a watchdog armed by the calling thread is timing it now. ``WatchedCommunicator`` uses it to
+  /// leave a collective to the caller's own, more specific phase.
+  public static var isArmedOnThisThread: Bool { pthread_getspecific(armedKey) != nil }
+
+  /// Per-thread count of armed watchdogs, kept in the bits of a thread-specific pointer (no allocation).
+  private static let armedKey: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key, nil)
+    return key
+  }()
+
+  @inline(__always)
+  private static func countArmedOnThisThread(_ delta: Int) {
+    let count = max(0, Int(bitPattern: pthread_getspecific(armedKey)) + delta)
+    pthread_setspecific(armedKey, UnsafeRawPointer(bitPattern: count))
   }
 
   /// Runs `body` armed with `phase` and `step`, disarming afterwards (also when it throws).
@@ -92,6 +118,8 @@ public final class Watchdog {
     var phase: StaticString
     var step: Int
     var since: UInt64
+    /// Reported already: fire once per arming (the phase stays armed until its thread disarms it).
+    var fired = false
   }
 
   /// State shared with the checking thread (which must not keep the `Watchdog` alive).
@@ -117,8 +145,9 @@ public final class Watchdog {
         usleep(interval)
         let now = monotonicNanoseconds()
         let fired: Armed? = state.withLock { armed in
-          guard let current = armed, now > current.since, now - current.since >= timeoutNanoseconds else { return nil }
-          armed = nil
+          guard let current = armed, !current.fired, now > current.since, now - current.since >= timeoutNanoseconds
+          else { return nil }
+          armed!.fired = true
           return current
         }
         if let fired, !stopped.load(ordering: .relaxed) {
