@@ -63,8 +63,9 @@ let pretrainCommand = Command(
     }
     if config.out.isEmpty { throw CommandLineError(message: "missing required option '--out'") }
     let comm = Runtime.communicator
+    Runtime.setWatchdogTimeout(config.watchdogSeconds)
     if comm.rank == 0 { try prepareOutputFolder(config.out, flag: "--out") }
-    _ = try comm.agree(false)
+    _ = try comm.during("startup agreement") { try comm.agree(false) }
     let data = try IDXDataset.load(images: config.images, labels: config.labels)
     let trainer = try Pretrainer(config: config, data: data, communicator: comm)
     if let r = args.string("resume") {

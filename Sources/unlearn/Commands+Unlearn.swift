@@ -165,6 +165,7 @@ func runTrain(_ args: Arguments) throws {
   try checkInputFile(config.direction, flag: "--direction")
   try checkOutputFolder(config.out, flag: "--out")
   let comm = Runtime.communicator
+  Runtime.setWatchdogTimeout(config.watchdogSeconds)
   let source = try ModelIO.load(config.model)
   let direction = try FeatureDirection.read(config.direction)
   let trainer = try UnlearningTrainer(config: config, source: source, direction: direction, communicator: comm)
@@ -174,7 +175,7 @@ func runTrain(_ args: Arguments) throws {
   }
   // Only now that every input checked out: a rejected run leaves no output folder behind.
   if comm.rank == 0 { try prepareOutputFolder(config.out, flag: "--out") }
-  _ = try comm.agree(false)
+  _ = try comm.during("startup agreement") { try comm.agree(false) }
   Runtime.log("train: \(comm.size) rank(s) × \(BLASThreads.count) BLAS thread(s), global batch \(config.globalBatch), threshold \(String(format: "%.4f", trainer.threshold))")
   Runtime.log("config: \(config.json)")
   try trainer.train(log: { Runtime.log($0) })

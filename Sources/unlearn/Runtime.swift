@@ -9,13 +9,19 @@ enum Runtime {
 
   /// MPI when launched by mpirun, else a single local rank. Also sets OpenBLAS threads per rank
   /// (cores ÷ ranks on this host) unless OPENBLAS_NUM_THREADS is set.
+  ///
+  /// Under MPI every blocking collective is timed by a watchdog (``WatchedCommunicator``;
+  /// UNLEARN_WATCHDOG_SECONDS, default 120 s, until a run sets its own `watchdog_seconds`), and so is
+  /// MPI's start-up, so that a lost peer ends the job with the phase it stalled in instead of a hang.
   static var communicator: Communicator {
     if let c = started { return c }
-    let c: Communicator
-    do { c = try Communicators.start() } catch {
+    var c: Communicator
+    let watchdog = Watchdog(rank: launcherRank, timeout: Watchdog.timeout())
+    do { c = try watchdog.guarding("MPI startup", step: -1) { try Communicators.start() } } catch {
       printError("unlearn: error: cannot start MPI: \(error)")
       exit(ExitCode.failure)
     }
+    if c.size > 1 { c = WatchedCommunicator(c, watchdog: watchdog) } else { watchdog.stop() }
     started = c
     let env = ProcessInfo.processInfo.environment
     if env["OPENBLAS_NUM_THREADS"] == nil {
@@ -26,6 +32,11 @@ enum Runtime {
   }
 
   static var isRoot: Bool { started?.rank ?? 0 == 0 }
+
+  /// Applies a run's `watchdog_seconds` to every collective of the job.
+  static func setWatchdogTimeout(_ seconds: Double) {
+    (started as? WatchedCommunicator)?.setTimeout(seconds)
+  }
 
   /// Prints on rank 0 only.
   static func log(_ s: String) { if isRoot { printError(s) } }
