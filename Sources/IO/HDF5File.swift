@@ -49,17 +49,29 @@ public final class HDF5File {
       defer { H5Pclose(access) }
       let id = H5Fopen(path, ch5_f_acc_rdonly(), access)
       if id < 0 {
-        throw HDF5Error(
-          file: path, reason: .callFailed(function: "H5Fopen", detail: HDF5Library.innermostErrorMessage()))
+        var detail = HDF5Library.innermostErrorMessage()
+        if let d = detail, d.contains("lock") {
+          detail = d + "; on a filesystem without file locking set HDF5_USE_FILE_LOCKING=FALSE"
+        }
+        throw HDF5Error(file: path, reason: .callFailed(function: "H5Fopen", detail: detail))
       }
       return HDF5File(path: path, id: id, temporaryPath: nil)
     }
   }
 
+  /// Whether this process may create files. An MPI job clears it on every rank but 0, so that only one
+  /// process ever opens a file for writing (two writers of one HDF5 file corrupt it, and shared
+  /// filesystems may not lock); a violation is then an error instead of a race.
+  nonisolated(unsafe) public static var creationAllowed = true
+
   /// Starts writing a new file that will replace `path` on ``commit()``.
-  /// - Throws: ``HDF5Error`` if the folder does not exist or the temporary file cannot be created.
+  /// - Throws: ``HDF5Error`` if the folder does not exist or the temporary file cannot be created, or
+  ///   if ``creationAllowed`` is off.
   public static func create(_ path: String) throws -> HDF5File {
-    try HDF5Library.locked {
+    guard creationAllowed else {
+      throw HDF5Error(file: path, reason: .system("only rank 0 creates files in an MPI job (a bug: please report)"))
+    }
+    return try HDF5Library.locked {
       do {
         try AtomicFile.requireFolder(of: path)
       } catch let error as FileError {

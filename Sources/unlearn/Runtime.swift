@@ -1,5 +1,6 @@
 import Distributed
 import Foundation
+import IO
 import Tensor
 import Unlearning
 
@@ -22,6 +23,7 @@ enum Runtime {
       exit(ExitCode.failure)
     }
     if c.size > 1 { c = WatchedCommunicator(c, watchdog: watchdog) } else { watchdog.stop() }
+    HDF5File.creationAllowed = c.rank == 0
     started = c
     let env = ProcessInfo.processInfo.environment
     if env["OPENBLAS_NUM_THREADS"] == nil {
