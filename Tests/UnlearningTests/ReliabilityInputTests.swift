@@ -10,8 +10,9 @@ import Testing
 /// non-zero exit by itself (never a trap or a signal) whose first line names the file, dataset, key or flag
 /// and what was expected, and no partial output left behind.
 @Suite struct ReliabilityInputTests {
-  /// A folder with the tiny model and direction, and the train output path (which must not appear).
-  struct Setup {
+  /// A folder with the tiny model and direction, and the train output path (which must not appear);
+  /// removed when the test ends.
+  final class Setup {
     let dir: String
     let files: (model: String, direction: String)
     var out: String { dir + "/out" }
@@ -19,6 +20,7 @@ import Testing
       dir = temporaryFolder(name)
       files = try writeTinyRun(in: dir)
     }
+    deinit { try? FileManager.default.removeItem(atPath: dir) }
 
     /// Runs `train` with the given model/direction (default: the valid ones) and extra flags, expects a
     /// clean failure naming `mentions`, and that no output folder or temporary file was left.
@@ -136,6 +138,7 @@ import Testing
   @Test(arguments: [(UInt8(0), "no positive"), (UInt8(1), "no negative")])
   func collectionWithoutPositivesOrNegatives(label: UInt8, message: String) throws {
     let dir = temporaryFolder("collection\(label)")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
     let c = Collection(
       z: Tensor(shape: [4, 2], values: [1, 0, 0, 1, 1, 1, 0, 0]), labels: [UInt8](repeating: label, count: 4),
       scores: [0, 0, 0, 0], images: nil, encoded: nil, labeler: "test", sourceModel: "m.h5", seed: 0, cut: nil)
@@ -202,14 +205,12 @@ import Testing
   /// cannot create files (`access(W_OK)` says yes there; the check creates a probe file).
   @Test func outputInAReadOnlyFolderIsRejectedBeforeWork() throws {
     let s = try Setup()
-    var readOnly = s.dir + "/readonly"
-    if geteuid() == 0 {
-      readOnly = "/sys"
-    } else {
+    let readOnly = geteuid() == 0 ? "/sys" : s.dir + "/readonly"
+    if geteuid() != 0 {
       try FileManager.default.createDirectory(atPath: readOnly, withIntermediateDirectories: false)
       chmod(readOnly, 0o555)
     }
-    defer { chmod(readOnly, 0o755) }
+    defer { if geteuid() != 0 { chmod(readOnly, 0o755) } }
     let job = try Reliability.unlearn(Reliability.train(s.files, out: readOnly + "/run", steps: 1000))
     Reliability.expectCleanFailure(job, mentions: ["--out", readOnly, "not writable"])
     #expect(!job.stderr.contains("train:"), "training started: \(job)")

@@ -87,3 +87,107 @@ enum Reliability {
     return nil
   }
 }
+
+/// A running `unlearn` job (under `mpirun` when `ranks` is given) that a test can signal while it runs:
+/// output goes to files, and the job is killed (mpirun and its ranks) when the object goes away.
+final class BackgroundJob {
+  let process = Process()
+  let command: [String]
+  private let scratch: URL
+  private let started = Date()
+  private let done = DispatchSemaphore(value: 0)
+  private var finished = false
+
+  init(_ arguments: [String], ranks: Int?, environment extra: [String: String] = [:]) throws {
+    let launcher = ranks.map { ["/usr/bin/env", "mpirun", "-np", "\($0)", "--oversubscribe", "--bind-to", "none"] } ?? []
+    command = launcher + [try Reliability.binary.path] + arguments
+    process.executableURL = URL(fileURLWithPath: command[0])
+    process.arguments = Array(command.dropFirst())
+    var environment = ProcessInfo.processInfo.environment
+    for variable in ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "UNLEARN_WATCHDOG_SECONDS"] { environment[variable] = nil }
+    environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+    environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+    environment["OPENBLAS_NUM_THREADS"] = "1"
+    for (k, v) in extra { environment[k] = v }
+    process.environment = environment
+    scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bgjob-\(UUID())")
+    try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    FileManager.default.createFile(atPath: scratch.path + "/stdout", contents: nil)
+    FileManager.default.createFile(atPath: scratch.path + "/stderr", contents: nil)
+    process.standardOutput = try FileHandle(forWritingTo: scratch.appendingPathComponent("stdout"))
+    process.standardError = try FileHandle(forWritingTo: scratch.appendingPathComponent("stderr"))
+    process.standardInput = FileHandle.nullDevice
+    process.terminationHandler = { [done] _ in done.signal() }
+    try process.run()
+  }
+
+  deinit {
+    if process.isRunning { killAll() }
+    try? FileManager.default.removeItem(at: scratch)
+  }
+
+  var pid: Int32 { process.processIdentifier }
+  var stdout: String { (try? String(contentsOf: scratch.appendingPathComponent("stdout"), encoding: .utf8)) ?? "" }
+  var stderr: String { (try? String(contentsOf: scratch.appendingPathComponent("stderr"), encoding: .utf8)) ?? "" }
+  var seconds: Double { Date().timeIntervalSince(started) }
+
+  /// Polls `condition` every 50 ms until it holds (true) or `timeout` seconds pass or the job ends (false).
+  func waitUntil(timeout: Double, _ condition: () -> Bool) -> Bool {
+    let end = Date().addingTimeInterval(timeout)
+    while Date() < end {
+      if condition() { return true }
+      if !process.isRunning { return condition() }
+      usleep(50_000)
+    }
+    return false
+  }
+
+  /// Waits for the job to end by itself; nil if it is still running after `timeout` seconds.
+  func wait(timeout: Double) -> Int32? {
+    if finished || done.wait(timeout: .now() + timeout) == .success {
+      finished = true
+      return process.terminationStatus
+    }
+    return nil
+  }
+
+  /// The rank processes: mpirun's children by their OMPI_COMM_WORLD_RANK (this job alone: itself as 0).
+  func ranks() -> [Int: Int32] {
+    guard command.contains("mpirun") else { return [0: pid] }
+    var out: [Int: Int32] = [:]
+    for child in Self.children(of: pid) {
+      guard let env = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(child)/environ")) else { continue }
+      for entry in env.split(separator: 0) {
+        let s = String(decoding: entry, as: UTF8.self)
+        if s.hasPrefix("OMPI_COMM_WORLD_RANK="), let r = Int(s.dropFirst(21)) { out[r] = child }
+      }
+    }
+    return out
+  }
+
+  /// Sends `signal` to mpirun and every rank at once (a job killed as a whole, e.g. by a scheduler) and
+  /// waits (up to 10 s) until they are gone.
+  func killAll(_ signal: Int32 = SIGKILL) {
+    let victims = [pid] + Self.children(of: pid)
+    for p in victims { kill(p, signal) }
+    _ = wait(timeout: 10)
+    let end = Date().addingTimeInterval(10)
+    while Date() < end, victims.contains(where: { kill($0, 0) == 0 }) { usleep(20_000) }
+  }
+
+  /// Process ids whose parent is `parent` (from /proc).
+  static func children(of parent: Int32) -> [Int32] {
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+    return entries.compactMap { Int32($0) }.filter { pid in
+      guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = stat.lastIndex(of: ")")
+      else { return false }
+      let fields = stat[stat.index(after: close)...].split(separator: " ")
+      return fields.count > 2 && Int32(fields[1]) == parent
+    }
+  }
+
+  var description: String {
+    "\(command.joined(separator: " ")) (\(String(format: "%.1f", seconds)) s)\n--- stdout\n\(stdout)--- stderr\n\(stderr)"
+  }
+}
