@@ -110,7 +110,46 @@ public final class Watchdog {
   private static func exitOnStall(_ stall: Stall) {
     fputs(stall.message + "\n", stderr)
     fflush(stderr)
+    endLauncherLater(after: launcherGraceSeconds)
     _exit(exitCode)
+  }
+
+  /// Seconds the MPI launcher gets to end the job by itself after a rank's watchdog fired.
+  public static let launcherGraceSeconds = 10
+  /// Process names of the Open MPI and PRRTE launchers and daemons that start ranks.
+  static let launcherNames = ["mpirun", "mpiexec", "orterun", "orted", "prterun", "prted"]
+
+  /// Normally a rank's exit makes `mpirun` end the whole job. But when a peer host is cut off, `mpirun`
+  /// (or the host's `orted`) waits forever for the lost host's daemon — measured with Open MPI 4.1 over
+  /// TCP, where it even outlives SIGTERM. So before exiting, a stalled rank starts a detached helper that
+  /// SIGKILLs its parent after `seconds` if that parent is still an MPI launcher or daemon; when the
+  /// launcher ends the job itself (the usual case) the helper finds it gone and does nothing.
+  static func endLauncherLater(after seconds: Int) {
+    let parent = getppid()
+    let name = (try? String(contentsOfFile: "/proc/\(parent)/comm", encoding: .utf8))?
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+    guard let name, launcherNames.contains(name) else { return }
+    let script =
+      "sleep \(seconds); case \"$(cat /proc/\(parent)/comm 2>/dev/null)\" in \(launcherNames.joined(separator: "|"))) kill -9 \(parent);; esac"
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    // No stdio and no inherited descriptors (MPI sockets, output pipes) in the helper.
+    for fd: Int32 in 0...2 { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_RDWR, 0) }
+    if let dir = opendir("/proc/self/fd") {
+      var open: [Int32] = []
+      while let entry = readdir(dir) {
+        let fd = withUnsafeBytes(of: entry.pointee.d_name) { Int32(String(cString: $0.bindMemory(to: CChar.self).baseAddress!)) }
+        if let fd, fd > 2, fd != dirfd(dir) { open.append(fd) }
+      }
+      closedir(dir)
+      for fd in open where fcntl(fd, F_GETFD) != -1 { posix_spawn_file_actions_addclose(&actions, fd) }
+    }
+    let words: [String] = ["/bin/sh", "-c", script]
+    let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    var pid: pid_t = 0
+    _ = posix_spawn(&pid, "/bin/sh", &actions, nil, argv, environ)
   }
 
   /// What is being timed.
