@@ -50,7 +50,7 @@ public final class HDF5File {
       let id = H5Fopen(path, ch5_f_acc_rdonly(), access)
       if id < 0 {
         var detail = HDF5Library.innermostErrorMessage()
-        if let d = detail, d.contains("lock") {
+        if let d = detail, d.contains("unable to lock") {
           detail = d + "; on a filesystem without file locking set HDF5_USE_FILE_LOCKING=FALSE"
         }
         throw HDF5Error(file: path, reason: .callFailed(function: "H5Fopen", detail: detail))
