@@ -97,8 +97,12 @@ func checkOutputFolder(_ path: String, flag: String) throws {
     guard isDir.boolValue else { throw UsageError("option \(flag) \(path): exists and is not a folder") }
     guard canCreateFiles(in: path) else { throw UsageError("option \(flag) \(path): folder is not writable") }
   } else {
-    let parent = (path as NSString).deletingLastPathComponent
-    try checkOutputFile((parent.isEmpty ? "." : parent) + "/x", flag: flag)
+    let dir = (path as NSString).deletingLastPathComponent
+    let parent = dir.isEmpty ? "." : dir
+    guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDir), isDir.boolValue else {
+      throw UsageError("option \(flag) \(path): folder \(parent) does not exist")
+    }
+    guard canCreateFiles(in: parent) else { throw UsageError("option \(flag) \(path): folder \(parent) is not writable") }
   }
 }
 
