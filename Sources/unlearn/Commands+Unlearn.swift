@@ -152,7 +152,17 @@ func resolveTrainConfig(_ args: Arguments) throws -> (TrainConfig, Checkpoint.He
     (key: $0.0.replacingOccurrences(of: "-", with: "_"), value: $0.1, flag: "--" + $0.0)
   }
   let config = try ConfigLoader.merge(TrainConfig.self, base: base, overrides: overrides, knownKeys: TrainConfig.keys, source: args.string("config") ?? "checkpoint config")
-  try config.validate()
+  do { try config.validate() } catch let e as UsageError {
+    // Name where the bad value came from: its flag, else the --config file, else the resumed checkpoint.
+    let prefix = "config key \""
+    guard e.message.hasPrefix(prefix), let end = e.message.dropFirst(prefix.count).firstIndex(of: "\"") else { throw e }
+    let key = String(e.message[e.message.index(e.message.startIndex, offsetBy: prefix.count)..<end])
+    let why = e.message[e.message.index(after: end)...].drop { $0 == ":" || $0 == " " }
+    if let o = overrides.last(where: { $0.key == key }) { throw UsageError("option \(o.flag): \(why)") }
+    if let cf = args.string("config") { throw UsageError("\(cf): key \"\(key)\": \(why)") }
+    if let r = args.string("resume") { throw UsageError("\(r): config key \"\(key)\" of the checkpoint: \(why)") }
+    throw e
+  }
   if config.model.isEmpty { throw CommandLineError(message: "missing required option '--model' (or \"model\" in --config)") }
   if config.direction.isEmpty { throw CommandLineError(message: "missing required option '--direction' (or \"direction\" in --config)") }
   if config.out.isEmpty { throw CommandLineError(message: "missing required option '--out' (or \"out\" in --config)") }
