@@ -156,9 +156,11 @@ import Testing
       ranks: 2, environment: ["UNLEARN_WATCHDOG_SECONDS": "3"])
     #expect(job.waitUntil(timeout: 60) { job.stderr.contains("collect ") }, "\(job.description)")
     let victim = try #require(job.ranks()[1])
+    let stopped = Date()
     kill(victim, SIGSTOP)
     defer { kill(victim, SIGKILL) }
     let status = job.wait(timeout: 60)
+    print("rank 1 stopped during collect: job ended after \(String(format: "%.1f", Date().timeIntervalSince(stopped))) s (watchdog 3 s)")
     #expect(status != nil && status != 0, "\(job.description)")
     #expect(job.stderr.contains("unlearn: rank 0: stalled for 3."), "\(job.description)")
     #expect(job.stderr.contains(" in distributed rows allreduce; aborting"), "\(job.description)")
