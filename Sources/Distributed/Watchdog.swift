@@ -129,8 +129,8 @@ public final class Watchdog {
     let name = (try? String(contentsOfFile: "/proc/\(parent)/comm", encoding: .utf8))?
       .trimmingCharacters(in: .whitespacesAndNewlines)
     guard let name, launcherNames.contains(name) else { return }
-    let script =
-      "sleep \(seconds); case \"$(cat /proc/\(parent)/comm 2>/dev/null)\" in \(launcherNames.joined(separator: "|"))) kill -9 \(parent);; esac"
+    let names = launcherNames.joined(separator: "|")
+    let script = "sleep \(seconds); case \"$(cat /proc/\(parent)/comm 2>/dev/null)\" in \(names)) kill -9 \(parent);; esac"
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
@@ -139,7 +139,9 @@ public final class Watchdog {
     if let dir = opendir("/proc/self/fd") {
       var open: [Int32] = []
       while let entry = readdir(dir) {
-        let fd = withUnsafeBytes(of: entry.pointee.d_name) { Int32(String(cString: $0.bindMemory(to: CChar.self).baseAddress!)) }
+        let fd = withUnsafeBytes(of: entry.pointee.d_name) {
+          Int32(String(cString: $0.bindMemory(to: CChar.self).baseAddress!))
+        }
         if let fd, fd > 2, fd != dirfd(dir) { open.append(fd) }
       }
       closedir(dir)

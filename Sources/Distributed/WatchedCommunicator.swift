@@ -45,8 +45,12 @@ public final class WatchedCommunicator: Communicator {
     return try watchdog.guarding(phase, step: step, body)
   }
 
-  public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws { try timed { try inner.allreduceSum(buffer) } }
-  public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws { try timed { try inner.allreduceSum(buffer) } }
+  public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
+    try timed { try inner.allreduceSum(buffer) }
+  }
+  public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws {
+    try timed { try inner.allreduceSum(buffer) }
+  }
   public func allreduceMax(_ value: Double) throws -> Double { try timed { try inner.allreduceMax(value) } }
   public func allreduceMax(_ value: Int) throws -> Int { try timed { try inner.allreduceMax(value) } }
 

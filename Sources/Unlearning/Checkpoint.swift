@@ -36,8 +36,10 @@ public enum Checkpoint {
   /// just before the commit (the temporary file complete, `latest.h5` still the previous checkpoint),
   /// says so on standard error and waits to be killed (docs/RELIABILITY.md).
   static func pauseIfTesting(step: Int, path: String) {
-    guard let s = ProcessInfo.processInfo.environment["UNLEARN_TEST_PAUSE_IN_CHECKPOINT"], Int(s) == step else { return }
-    FileHandle.standardError.write(Data("unlearn: test hook: paused writing \(path) at step \(step) before the commit\n".utf8))
+    let variable = ProcessInfo.processInfo.environment["UNLEARN_TEST_PAUSE_IN_CHECKPOINT"]
+    guard let s = variable, Int(s) == step else { return }
+    let note = "unlearn: test hook: paused writing \(path) at step \(step) before the commit\n"
+    FileHandle.standardError.write(Data(note.utf8))
     while true { sleep(3600) }
   }
 

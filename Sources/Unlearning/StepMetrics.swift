@@ -30,7 +30,8 @@ public struct StepMetrics: Equatable, Codable {
   public var jsonLine: String {
     let e = JSONEncoder()
     e.outputFormatting = [.sortedKeys]
-    e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    e.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     return String(decoding: try! e.encode(self), as: UTF8.self)
   }
 

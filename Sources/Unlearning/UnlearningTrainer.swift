@@ -108,7 +108,8 @@ public final class UnlearningTrainer {
       bucketBytes: Int(config.bucketMegabytes * 1_048_576), owner: store.gradients)
     watchdog = Watchdog(rank: communicator.rank, timeout: config.watchdogSeconds)
 
-    let inject = ProcessInfo.processInfo.environment["UNLEARN_TEST_INJECT_NAN"]?.split(separator: ":").compactMap { Int($0) }
+    let inject = ProcessInfo.processInfo.environment["UNLEARN_TEST_INJECT_NAN"]?
+      .split(separator: ":").compactMap { Int($0) }
     injectNaNAtStep = inject?.count == 2 && inject![0] == communicator.rank ? inject![1] : nil
     sampler = LatentSampler(seed: config.seed, dimension: original.latentDim)
     slice = shard(config.globalBatch, rank: communicator.rank, size: communicator.size)

@@ -102,7 +102,9 @@ func checkOutputFolder(_ path: String, flag: String) throws {
     guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDir), isDir.boolValue else {
       throw UsageError("option \(flag) \(path): folder \(parent) does not exist")
     }
-    guard canCreateFiles(in: parent) else { throw UsageError("option \(flag) \(path): folder \(parent) is not writable") }
+    guard canCreateFiles(in: parent) else {
+      throw UsageError("option \(flag) \(path): folder \(parent) is not writable")
+    }
   }
 }
 

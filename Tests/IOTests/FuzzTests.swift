@@ -1,8 +1,8 @@
 import Foundation
+import Tensor
 import Testing
 
 @testable import IO
-import Tensor
 
 /// Corrupted inputs must end in a thrown error (or, for a flip in plain data, a successful read), never in a
 /// trap or a signal: a crash here takes the whole test process down, which is the failure signal.
@@ -138,7 +138,9 @@ struct FuzzTests {
     #expect(result.messages.isEmpty, "\(result.messages.prefix(5).joined(separator: "\n"))")
     // Every truncation is detected (HDF5 compares the end-of-file address with the size).
     #expect(result.threw >= 60, "only \(result.threw) of \(mutations.count) mutations were rejected")
-    print("fuzz model file (\(bytes.count) bytes): \(mutations.count) cases, \(result.threw) threw, \(result.loaded) loaded")
+    print(
+      "fuzz model file (\(bytes.count) bytes): \(mutations.count) cases, \(result.threw) threw, \(result.loaded) loaded"
+    )
   }
 
   /// IDX images, plain and gzip-compressed (the compressed stream's CRC catches most flips).
@@ -160,7 +162,9 @@ struct FuzzTests {
     #expect(result.loaded + result.threw == mutations.count)
     #expect(result.messages.isEmpty, "\(result.messages.prefix(5).joined(separator: "\n"))")
     #expect(result.threw >= 50, "only \(result.threw) of \(mutations.count) mutations were rejected")
-    print("fuzz IDX (\(gzip ? "gzip" : "plain"), \(bytes.count) bytes): \(mutations.count) cases, \(result.threw) threw, \(result.loaded) loaded")
+    print(
+      "fuzz IDX (\(gzip ? "gzip" : "plain"), \(bytes.count) bytes): \(mutations.count) cases, \(result.threw) threw, \(result.loaded) loaded"
+    )
   }
 
   /// Labels files (rank 1) and IDXDataset.load pairing them with images.

@@ -40,7 +40,9 @@ import Testing
   }
 
   /// Loads every mutation of `file` with `load`; expects each to load or throw naming the file.
-  static func fuzz(_ file: String, truncations: Int = 30, flips f: Int = 90, seed: UInt64, _ load: (String) throws -> Void) throws {
+  static func fuzz(
+    _ file: String, truncations: Int = 30, flips f: Int = 90, seed: UInt64, _ load: (String) throws -> Void
+  ) throws {
     let flips = f * max(1, Int(ProcessInfo.processInfo.environment["FUZZ_SCALE"] ?? "") ?? 1)
     let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
     let dir = (file as NSString).deletingLastPathComponent
@@ -49,7 +51,9 @@ import Testing
     for (i, (name, mutated)) in mutations(of: bytes, truncations: truncations, flips: flips, seed: seed).enumerated() {
       let path = dir + "/mutant-\(i).h5"
       try Data(mutated).write(to: URL(fileURLWithPath: path))  // not atomic: no fsync per case
-      if let trace = ProcessInfo.processInfo.environment["FUZZ_TRACE"] { try Data(mutated).write(to: URL(fileURLWithPath: trace)) }
+      if let trace = ProcessInfo.processInfo.environment["FUZZ_TRACE"] {
+        try Data(mutated).write(to: URL(fileURLWithPath: trace))
+      }
       do { try load(path) } catch {
         threw += 1
         #expect("\(error)".contains(path), "case \(i) (\(name)): the error does not name the file: \(error)")
@@ -86,6 +90,8 @@ import Testing
       z: .init(shape: [10, 4], values: z), labels: [1, 0, 1, 0, 0, 1, 0, 0, 0, 1], scores: (0..<10).map(Float.init),
       images: nil, encoded: nil, labeler: "test", sourceModel: "m.h5", seed: 1, cut: nil)
     try c.write(to: dir + "/collection.h5")
-    try Self.fuzz(dir + "/collection.h5", seed: 24) { _ = try FeatureDirection.fit(try Collection.read($0), source: $0) }
+    try Self.fuzz(dir + "/collection.h5", seed: 24) {
+      _ = try FeatureDirection.fit(try Collection.read($0), source: $0)
+    }
   }
 }

@@ -29,7 +29,8 @@ import Testing
   /// A long run on 2 ranks (it never finishes by itself within a test) checkpointing every 2 steps.
   static func longRun(_ s: Setup, extra: [String] = [], environment: [String: String] = [:]) throws -> BackgroundJob {
     try BackgroundJob(
-      Reliability.train(s.files, out: s.out, steps: 1_000_000, extra: ["--checkpoint-every", "2", "--log-every", "1000"] + extra),
+      Reliability.train(
+        s.files, out: s.out, steps: 1_000_000, extra: ["--checkpoint-every", "2", "--log-every", "1000"] + extra),
       ranks: 2, environment: environment)
   }
 
@@ -47,12 +48,16 @@ import Testing
   }
 
   /// Resumes the run in `s` to `steps` on 2 ranks and expects it to finish there.
-  static func expectResumes(_ s: Setup, from step: Int, to steps: Int, sourceLocation: SourceLocation = #_sourceLocation) throws {
+  static func expectResumes(
+    _ s: Setup, from step: Int, to steps: Int, sourceLocation: SourceLocation = #_sourceLocation
+  ) throws {
     let job = try Reliability.unlearn(
-      Reliability.train(s.files, out: s.out, steps: steps, extra: ["--resume", s.checkpoint, "--checkpoint-every", "2"]), ranks: 2,
+      Reliability.train(
+        s.files, out: s.out, steps: steps, extra: ["--resume", s.checkpoint, "--checkpoint-every", "2"]), ranks: 2,
       timeLimit: 120)
     #expect(job.status == 0 && !job.timedOut, "\(job)", sourceLocation: sourceLocation)
-    #expect(job.stderr.contains("resumed \(s.checkpoint) at step \(step)"), "\(job.stderr)", sourceLocation: sourceLocation)
+    #expect(
+      job.stderr.contains("resumed \(s.checkpoint) at step \(step)"), "\(job.stderr)", sourceLocation: sourceLocation)
     #expect(s.checkpointStep == steps, sourceLocation: sourceLocation)
   }
 
@@ -68,7 +73,9 @@ import Testing
     kill(victim, SIGKILL)
     let status = job.wait(timeout: 30)
     let seconds = Date().timeIntervalSince(killed)
-    print("rank \(rank) SIGKILLed: mpirun ended after \(String(format: "%.1f", seconds)) s with status \(status.map(String.init) ?? "none")")
+    print(
+      "rank \(rank) SIGKILLed: mpirun ended after \(String(format: "%.1f", seconds)) s with status \(status.map(String.init) ?? "none")"
+    )
     #expect(status != nil && status != 0, "mpirun did not end within 30 s of the kill: \(job.description)")
     // The last checkpoint is intact (the kill may have hit a write: the previous one stays), and resumes.
     let step = try #require(s.checkpointStep, "no loadable checkpoint after the kill")
@@ -112,11 +119,13 @@ import Testing
     let s = try Setup()
     let extra = ["--on-nonfinite", "skip", "--checkpoint-every", "0"]
     let two = try Reliability.unlearn(
-      Reliability.train(s.files, out: s.dir + "/two", steps: 6, extra: extra), ranks: 2, environment: ["UNLEARN_TEST_INJECT_NAN": "1:3"])
+      Reliability.train(s.files, out: s.dir + "/two", steps: 6, extra: extra), ranks: 2,
+      environment: ["UNLEARN_TEST_INJECT_NAN": "1:3"])
     #expect(two.status == 0, "\(two)")
     #expect(two.stderr.contains("step 3: non-finite loss or gradient on some rank; step skipped"), "\(two.stderr)")
     let one = try Reliability.unlearn(
-      Reliability.train(s.files, out: s.dir + "/one", steps: 6, extra: extra), environment: ["UNLEARN_TEST_INJECT_NAN": "0:3"])
+      Reliability.train(s.files, out: s.dir + "/one", steps: 6, extra: extra),
+      environment: ["UNLEARN_TEST_INJECT_NAN": "0:3"])
     #expect(one.status == 0, "\(one)")
     let (diff, key) = try DistributedRunTests.generatorDifference(s.dir + "/two/latest.h5", s.dir + "/one/latest.h5")
     #expect(diff < 1e-4, "2 ranks differ from 1 rank by \(diff) in \(key)")
@@ -146,13 +155,19 @@ import Testing
     #expect(status != nil && status != 0, "\(job.description)")
     let line = job.stderr.split(separator: "\n").first { $0.contains("stalled for") }.map(String.init) ?? ""
     #expect(line.hasPrefix("unlearn: rank 0: stalled for 3."), "\(job.description)")
-    #expect(["gradient allreduce", "metrics allreduce", "checkpoint agreement"].contains { line.contains(" in \($0) at step ") }, "\(line)")
+    #expect(
+      ["gradient allreduce", "metrics allreduce", "checkpoint agreement"].contains {
+        line.contains(" in \($0) at step ")
+      }, "\(line)")
   }
 
   @Test func stalledRankDuringCollectIsNamed() throws {
     let s = try Setup()
     let job = try BackgroundJob(
-      ["collect", "--model", s.files.model, "--count", "60000", "--labeler", "attribute:area:top=0.5", "--out", s.dir + "/c.h5"],
+      [
+        "collect", "--model", s.files.model, "--count", "60000", "--labeler", "attribute:area:top=0.5", "--out",
+        s.dir + "/c.h5",
+      ],
       ranks: 2, environment: ["UNLEARN_WATCHDOG_SECONDS": "3"])
     #expect(job.waitUntil(timeout: 60) { job.stderr.contains("collect ") }, "\(job.description)")
     let victim = try #require(job.ranks()[1])
@@ -160,7 +175,9 @@ import Testing
     kill(victim, SIGSTOP)
     defer { kill(victim, SIGKILL) }
     let status = job.wait(timeout: 60)
-    print("rank 1 stopped during collect: job ended after \(String(format: "%.1f", Date().timeIntervalSince(stopped))) s (watchdog 3 s)")
+    print(
+      "rank 1 stopped during collect: job ended after \(String(format: "%.1f", Date().timeIntervalSince(stopped))) s (watchdog 3 s)"
+    )
     #expect(status != nil && status != 0, "\(job.description)")
     #expect(job.stderr.contains("unlearn: rank 0: stalled for 3."), "\(job.description)")
     #expect(job.stderr.contains(" in distributed rows allreduce; aborting"), "\(job.description)")
@@ -175,7 +192,9 @@ import Testing
     #expect(shard(7, rank: 0, size: 2) == 0..<3 && shard(7, rank: 1, size: 2) == 3..<7)
     for size in 1...9 {
       let slices = (0..<size).map { shard(7, rank: $0, size: size) }
-      #expect(slices.map(\.count).reduce(0, +) == 7 && zip(slices, slices.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+      #expect(
+        slices.map(\.count).reduce(0, +) == 7
+          && zip(slices, slices.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
     }
     let s = try Setup()
     let one = try Reliability.unlearn(Reliability.train(s.files, out: s.dir + "/one", steps: 10, batch: 7))
@@ -184,7 +203,8 @@ import Testing
     #expect(two.status == 0, "\(two)")
     let (diff, key) = try DistributedRunTests.generatorDifference(s.dir + "/two/latest.h5", s.dir + "/one/latest.h5")
     #expect(diff < 1e-4, "B = 7: 2 ranks differ from 1 rank by \(diff) in \(key)")
-    let m1 = try DistributedRunTests.metrics(s.dir + "/one/metrics.jsonl"), m2 = try DistributedRunTests.metrics(s.dir + "/two/metrics.jsonl")
+    let m1 = try DistributedRunTests.metrics(s.dir + "/one/metrics.jsonl"),
+      m2 = try DistributedRunTests.metrics(s.dir + "/two/metrics.jsonl")
     #expect(m1.map { $0["fraction_positive"]! } == m2.map { $0["fraction_positive"]! })
     // More ranks than latents is an error naming the flag.
     let three = try Reliability.unlearn(Reliability.train(s.files, out: s.dir + "/three", steps: 1, batch: 2), ranks: 3)
@@ -196,11 +216,16 @@ import Testing
   @Test func onlyRankZeroCreatesFiles() throws {
     let s = try Setup()
     let collect = try Reliability.unlearn(
-      ["collect", "--model", s.files.model, "--count", "64", "--labeler", "attribute:area:top=0.5", "--out", s.dir + "/c.h5"], ranks: 2)
+      [
+        "collect", "--model", s.files.model, "--count", "64", "--labeler", "attribute:area:top=0.5", "--out",
+        s.dir + "/c.h5",
+      ], ranks: 2)
     #expect(collect.status == 0, "\(collect)")
-    let direction = try Reliability.unlearn(["direction", "--collection", s.dir + "/c.h5", "--out", s.dir + "/d.h5"], ranks: 2)
+    let direction = try Reliability.unlearn(
+      ["direction", "--collection", s.dir + "/c.h5", "--out", s.dir + "/d.h5"], ranks: 2)
     #expect(direction.status == 0, "\(direction)")
-    let train = try Reliability.unlearn(Reliability.train((s.files.model, s.dir + "/d.h5"), out: s.out, steps: 2), ranks: 2)
+    let train = try Reliability.unlearn(
+      Reliability.train((s.files.model, s.dir + "/d.h5"), out: s.out, steps: 2), ranks: 2)
     #expect(train.status == 0, "\(train)")
     #expect(s.checkpointStep == 2)
   }

@@ -32,8 +32,10 @@ import Testing
       let job = try Reliability.unlearn(
         Reliability.train((model ?? files.model, direction ?? files.direction), out: out, steps: 2, extra: extra))
       Reliability.expectCleanFailure(job, mentions: mentions, sourceLocation: sourceLocation)
-      #expect(!FileManager.default.fileExists(atPath: out), "a rejected run left \(out)", sourceLocation: sourceLocation)
-      #expect(Reliability.leftovers(in: dir).isEmpty, "\(Reliability.leftovers(in: dir))", sourceLocation: sourceLocation)
+      #expect(
+        !FileManager.default.fileExists(atPath: out), "a rejected run left \(out)", sourceLocation: sourceLocation)
+      #expect(
+        Reliability.leftovers(in: dir).isEmpty, "\(Reliability.leftovers(in: dir))", sourceLocation: sourceLocation)
       return job
     }
   }
@@ -64,7 +66,8 @@ import Testing
     try f.commit()
     try s.expectTrainFails(direction: s.dir + "/empty.h5", mentions: ["empty.h5", "dataset /direction", "not found"])
     try Reliability.direction([1, 2, 3, 4, 5, 6, 7, 8], threshold: nil, to: s.dir + "/nothreshold.h5")
-    try s.expectTrainFails(direction: s.dir + "/nothreshold.h5", mentions: ["nothreshold.h5", "attribute threshold", "not found"])
+    try s.expectTrainFails(
+      direction: s.dir + "/nothreshold.h5", mentions: ["nothreshold.h5", "attribute threshold", "not found"])
     // A model file without the format attribute.
     let g = try HDF5File.create(s.dir + "/noformat.h5")
     try g.write([Float(1)], shape: [1], to: "/generator/main.0.weight")
@@ -76,7 +79,8 @@ import Testing
     let s = try Setup()
     let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: s.files.model)))
     try Data(bytes.prefix(bytes.count * 2 / 3)).write(to: URL(fileURLWithPath: s.dir + "/truncated.h5"))
-    let truncated = try s.expectTrainFails(model: s.dir + "/truncated.h5", mentions: ["truncated.h5", "truncated file"])
+    let truncated = try s.expectTrainFails(
+      model: s.dir + "/truncated.h5", mentions: ["truncated.h5", "truncated file"])
     #expect(!truncated.stderr.contains("HDF5_USE_FILE_LOCKING"), "the locking hint is for lock failures only")
     // Flip one bit inside the stored values of /generator/main.0.weight (found by their bytes).
     let w = try ModelFile.read(s.files.model).groups["generator"]!["main.0.weight"]!
@@ -108,19 +112,26 @@ import Testing
     header[4] = 0x7F  // a count no file holds: rejected, not allocated
     try Data(header).write(to: URL(fileURLWithPath: s.dir + "/huge.idx"))
     Reliability.expectCleanFailure(try pretrain(s.dir + "/huge.idx"), mentions: ["huge.idx"])
-    #expect(!FileManager.default.fileExists(atPath: s.dir + "/pre"), "a rejected pretraining run left its output folder")
+    #expect(
+      !FileManager.default.fileExists(atPath: s.dir + "/pre"), "a rejected pretraining run left its output folder")
   }
 
   // MARK: Architecture and weights
 
   @Test func architectureAndWeightsMismatch() throws {
     let s = try Setup()
-    try Reliability.editedModel(s.files.model, to: s.dir + "/shape.h5") { g in g["main.0.weight"] = Tensor(shape: [8, 8, 6, 6]) }
-    try s.expectTrainFails(model: s.dir + "/shape.h5", mentions: ["shape.h5", "/generator/main.0.weight", "shape [8, 8, 6, 6]", "[8, 8, 7, 7]"])
+    try Reliability.editedModel(s.files.model, to: s.dir + "/shape.h5") { g in
+      g["main.0.weight"] = Tensor(shape: [8, 8, 6, 6])
+    }
+    try s.expectTrainFails(
+      model: s.dir + "/shape.h5",
+      mentions: ["shape.h5", "/generator/main.0.weight", "shape [8, 8, 6, 6]", "[8, 8, 7, 7]"])
     try Reliability.editedModel(s.files.model, to: s.dir + "/missing.h5") { g in g["main.1.running_var"] = nil }
-    try s.expectTrainFails(model: s.dir + "/missing.h5", mentions: ["missing.h5", "/generator/main.1.running_var", "missing"])
+    try s.expectTrainFails(
+      model: s.dir + "/missing.h5", mentions: ["missing.h5", "/generator/main.1.running_var", "missing"])
     try Reliability.editedModel(s.files.model, to: s.dir + "/extra.h5") { g in g["main.9.weight"] = Tensor(shape: [3]) }
-    try s.expectTrainFails(model: s.dir + "/extra.h5", mentions: ["extra.h5", "/generator/main.9.weight", "unexpected"])
+    try s.expectTrainFails(
+      model: s.dir + "/extra.h5", mentions: ["extra.h5", "/generator/main.9.weight", "unexpected"])
   }
 
   @Test func directionLengthDiffersFromLatentSize() throws {
@@ -133,7 +144,8 @@ import Testing
   func nonFiniteWeightsOrDirection(value: Float) throws {
     let s = try Setup("nonfinite\(value)")
     try Reliability.editedModel(s.files.model, to: s.dir + "/bad.h5") { g in g["main.3.weight"]![2] = value }
-    try s.expectTrainFails(model: s.dir + "/bad.h5", mentions: ["bad.h5", "/generator/main.3.weight", "non-finite", "\(value)"])
+    try s.expectTrainFails(
+      model: s.dir + "/bad.h5", mentions: ["bad.h5", "/generator/main.3.weight", "non-finite", "\(value)"])
     try Reliability.direction([1, 2, value, 4, 5, 6, 7, 8], to: s.dir + "/badd.h5")
     try s.expectTrainFails(direction: s.dir + "/badd.h5", mentions: ["badd.h5", "/direction", "non-finite"])
   }
@@ -156,8 +168,11 @@ import Testing
   @Test func configWithUnknownKeySuggestsTheNearest() throws {
     let s = try Setup()
     try #"{"learning_rat": 0.01}"#.write(toFile: s.dir + "/run.json", atomically: true, encoding: .utf8)
-    try s.expectTrainFails(extra: ["--config", s.dir + "/run.json"], mentions: ["run.json", #"unknown key "learning_rat""#, #"did you mean "learning_rate""#])
-    let flag = try Reliability.unlearn(Reliability.train(s.files, out: s.out, steps: 1, extra: ["--learning-rat", "0.1"]))
+    try s.expectTrainFails(
+      extra: ["--config", s.dir + "/run.json"],
+      mentions: ["run.json", #"unknown key "learning_rat""#, #"did you mean "learning_rate""#])
+    let flag = try Reliability.unlearn(
+      Reliability.train(s.files, out: s.out, steps: 1, extra: ["--learning-rat", "0.1"]))
     Reliability.expectCleanFailure(flag, mentions: ["--learning-rat", "did you mean '--learning-rate'"])
   }
 
@@ -169,7 +184,8 @@ import Testing
   }
 
   @Test(arguments: [
-    (["--global-batch", "0"], "must be > 0"), (["--global-batch", "-4"], "must be > 0"), (["--steps", "-1"], "must be ≥ 0"),
+    (["--global-batch", "0"], "must be > 0"), (["--global-batch", "-4"], "must be > 0"),
+    (["--steps", "-1"], "must be ≥ 0"),
     (["--learning-rate", "0"], "> 0"), (["--learning-rate", "-1e-3"], "> 0"), (["--threshold", "nan"], "number"),
     (["--threshold", "1e999"], "number"), (["--on-nonfinite", "ignore"], "\"stop\" or \"skip\""),
     (["--watchdog-seconds", "0"], "> 0"),
@@ -183,11 +199,14 @@ import Testing
     let s = try Setup()
     try #"{"global_batch": 0, "steps": 2}"#.write(toFile: s.dir + "/run.json", atomically: true, encoding: .utf8)
     let train = try Reliability.unlearn([
-      "train", "--model", s.files.model, "--direction", s.files.direction, "--out", s.out, "--config", s.dir + "/run.json",
+      "train", "--model", s.files.model, "--direction", s.files.direction, "--out", s.out, "--config",
+      s.dir + "/run.json",
     ])
     Reliability.expectCleanFailure(train, mentions: ["run.json", #"key "global_batch""#, "must be > 0"])
     #expect(!FileManager.default.fileExists(atPath: s.out))
-    let job = try Reliability.unlearn(["direction", "--collection", s.files.direction, "--out", s.dir + "/d.h5", "--threshold", "nan"])
+    let job = try Reliability.unlearn([
+      "direction", "--collection", s.files.direction, "--out", s.dir + "/d.h5", "--threshold", "nan",
+    ])
     Reliability.expectCleanFailure(job, mentions: ["--threshold", "finite"])
   }
 
@@ -196,10 +215,12 @@ import Testing
   @Test func outputInAMissingFolderIsRejectedBeforeWork() throws {
     let s = try Setup()
     let job = try Reliability.unlearn(Reliability.train(s.files, out: s.dir + "/no/such/run", steps: 1000))
-    Reliability.expectCleanFailure(job, mentions: ["--out", s.dir + "/no/such/run", "folder \(s.dir)/no/such does not exist"])
+    Reliability.expectCleanFailure(
+      job, mentions: ["--out", s.dir + "/no/such/run", "folder \(s.dir)/no/such does not exist"])
     #expect(!job.stderr.contains("train:"), "training started: \(job)")
     let collect = try Reliability.unlearn([
-      "collect", "--model", s.files.model, "--count", "4", "--labeler", "attribute:area:top=0.5", "--out", s.dir + "/nope/c.h5",
+      "collect", "--model", s.files.model, "--count", "4", "--labeler", "attribute:area:top=0.5", "--out",
+      s.dir + "/nope/c.h5",
     ])
     Reliability.expectCleanFailure(collect, mentions: ["--out", "nope", "does not exist"])
   }
@@ -218,7 +239,8 @@ import Testing
     Reliability.expectCleanFailure(job, mentions: ["--out", readOnly + "/run", "folder \(readOnly) is not writable"])
     #expect(!job.stderr.contains("train:"), "training started: \(job)")
     let collect = try Reliability.unlearn([
-      "collect", "--model", s.files.model, "--count", "4", "--labeler", "attribute:area:top=0.5", "--out", readOnly + "/c.h5",
+      "collect", "--model", s.files.model, "--count", "4", "--labeler", "attribute:area:top=0.5", "--out",
+      readOnly + "/c.h5",
     ])
     Reliability.expectCleanFailure(collect, mentions: ["--out", readOnly, "not writable"])
   }

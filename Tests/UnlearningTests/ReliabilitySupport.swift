@@ -30,7 +30,9 @@ enum Reliability {
     for m in mentions {
       #expect(first.contains(m), "first line does not mention \"\(m)\": \(first)", sourceLocation: sourceLocation)
     }
-    #expect(!job.stderr.contains("Fatal error") && !job.stderr.contains("Program crashed"), "\(job)", sourceLocation: sourceLocation)
+    #expect(
+      !job.stderr.contains("Fatal error") && !job.stderr.contains("Program crashed"), "\(job)",
+      sourceLocation: sourceLocation)
   }
 
   /// Files in `folder` (recursively) whose name marks a temporary or partial output.
@@ -43,8 +45,10 @@ enum Reliability {
   static func train(
     _ files: (model: String, direction: String), out: String, steps: Int, batch: Int = 8, extra: [String] = []
   ) -> [String] {
-    ["train", "--model", files.model, "--direction", files.direction, "--out", out, "--steps", String(steps),
-     "--global-batch", String(batch), "--learning-rate", "1e-3", "--log-every", "1"] + extra
+    [
+      "train", "--model", files.model, "--direction", files.direction, "--out", out, "--steps", String(steps),
+      "--global-batch", String(batch), "--learning-rate", "1e-3", "--log-every", "1",
+    ] + extra
   }
 
   /// The model file of `files`, with `edit` applied to its /generator tensors, written to `path`.
@@ -74,7 +78,8 @@ enum Reliability {
     var rng = PhiloxGenerator(seed: 5)
     let pixels = (0..<(count * 28 * 28)).map { _ in UInt8(min(255, max(0, 128 + 60 * rng.nextNormal()))) }
     try Data(idx(dims: [count, 28, 28], data: pixels)).write(to: URL(fileURLWithPath: folder + "/images.idx"))
-    try Data(idx(dims: [count], data: (0..<count).map { UInt8($0 % 10) })).write(to: URL(fileURLWithPath: folder + "/labels.idx"))
+    try Data(idx(dims: [count], data: (0..<count).map { UInt8($0 % 10) })).write(
+      to: URL(fileURLWithPath: folder + "/labels.idx"))
     return (folder + "/images.idx", folder + "/labels.idx")
   }
 
@@ -99,12 +104,15 @@ final class BackgroundJob {
   private var finished = false
 
   init(_ arguments: [String], ranks: Int?, environment extra: [String: String] = [:]) throws {
-    let launcher = ranks.map { ["/usr/bin/env", "mpirun", "-np", "\($0)", "--oversubscribe", "--bind-to", "none"] } ?? []
+    let launcher =
+      ranks.map { ["/usr/bin/env", "mpirun", "-np", "\($0)", "--oversubscribe", "--bind-to", "none"] } ?? []
     command = launcher + [try Reliability.binary.path] + arguments
     process.executableURL = URL(fileURLWithPath: command[0])
     process.arguments = Array(command.dropFirst())
     var environment = ProcessInfo.processInfo.environment
-    for variable in ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "UNLEARN_WATCHDOG_SECONDS"] { environment[variable] = nil }
+    for variable in ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "UNLEARN_WATCHDOG_SECONDS"] {
+      environment[variable] = nil
+    }
     environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
     environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
     environment["OPENBLAS_NUM_THREADS"] = "1"
