@@ -153,8 +153,11 @@ import Testing
     let seconds = Date().timeIntervalSince(stopped)
     print("rank 1 stopped during training: job ended after \(String(format: "%.1f", seconds)) s (watchdog 3 s)")
     #expect(status != nil && status != 0, "\(job.description)")
-    let line = job.stderr.split(separator: "\n").first { $0.contains("stalled for") }.map(String.init) ?? ""
-    #expect(line.hasPrefix("unlearn: rank 0: stalled for 3."), "\(job.description)")
+    // Rank 0 reports (rank 1 is stopped; it may report too once mpirun continues it to kill it).
+    let line =
+      job.stderr.split(separator: "\n").first { $0.hasPrefix("unlearn: rank 0: stalled for ") }.map(String.init) ?? ""
+    let waited = Double(line.dropFirst("unlearn: rank 0: stalled for ".count).prefix { $0 != " " }) ?? 0
+    #expect(waited >= 3 && waited < 30, "\(job.description)")
     #expect(
       ["gradient allreduce", "metrics allreduce", "checkpoint agreement"].contains {
         line.contains(" in \($0) at step ")
@@ -179,7 +182,7 @@ import Testing
       "rank 1 stopped during collect: job ended after \(String(format: "%.1f", Date().timeIntervalSince(stopped))) s (watchdog 3 s)"
     )
     #expect(status != nil && status != 0, "\(job.description)")
-    #expect(job.stderr.contains("unlearn: rank 0: stalled for 3."), "\(job.description)")
+    #expect(job.stderr.contains("unlearn: rank 0: stalled for "), "\(job.description)")
     #expect(job.stderr.contains(" in distributed rows allreduce; aborting"), "\(job.description)")
     #expect(!FileManager.default.fileExists(atPath: s.dir + "/c.h5"))
   }
