@@ -71,6 +71,7 @@ for _ in $(seq 1 60); do
   echo "multihost-test: test hosts busy, waiting" >&2
   sleep 5
 done
+[ "$busy" -eq 0 ] || die "test hosts uh1/uh2 stayed busy for 5 minutes (another run?)"
 ip netns list | grep -qw uh1 || made_hosts=1
 hosts=$(timeout 60 "$hosts_tool" up 2) || die "test-hosts up failed"
 
