@@ -18,9 +18,10 @@ public final class Watchdog {
     /// Seconds the watchdog had been armed.
     public var seconds: Double
 
-    /// The line written to standard error by the default handler.
+    /// The line written to standard error by the default handler (without "at step" when `step` < 0).
     public var message: String {
-      "unlearn: rank \(rank): stalled for \(String(format: "%.1f", seconds)) s in \(phase) at step \(step); aborting"
+      let at = step >= 0 ? " at step \(step)" : ""
+      return "unlearn: rank \(rank): stalled for \(String(format: "%.1f", seconds)) s in \(phase)\(at); aborting"
     }
   }
 
@@ -61,13 +62,38 @@ public final class Watchdog {
   @inline(__always)
   public func arm(_ phase: StaticString, step: Int) {
     let now = monotonicNanoseconds()
-    core.state.withLock { $0 = Armed(phase: phase, step: step, since: now) }
+    let wasArmed = core.state.withLock { state -> Bool in
+      defer { state = Armed(phase: phase, step: step, since: now) }
+      return state != nil
+    }
+    if !wasArmed { Self.countArmedOnThisThread(+1) }
   }
 
   /// Stops timing; the phase finished in time.
   @inline(__always)
   public func disarm() {
-    core.state.withLock { $0 = nil }
+    let wasArmed = core.state.withLock { state -> Bool in
+      defer { state = nil }
+      return state != nil
+    }
+    if wasArmed { Self.countArmedOnThisThread(-1) }
+  }
+
+  /// Whether a watchdog armed by the calling thread is timing it now. ``WatchedCommunicator`` uses it to
+  /// leave a collective to the caller's own, more specific phase.
+  public static var isArmedOnThisThread: Bool { pthread_getspecific(armedKey) != nil }
+
+  /// Per-thread count of armed watchdogs, kept in the bits of a thread-specific pointer (no allocation).
+  private static let armedKey: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key, nil)
+    return key
+  }()
+
+  @inline(__always)
+  private static func countArmedOnThisThread(_ delta: Int) {
+    let count = max(0, Int(bitPattern: pthread_getspecific(armedKey)) + delta)
+    pthread_setspecific(armedKey, UnsafeRawPointer(bitPattern: count))
   }
 
   /// Runs `body` armed with `phase` and `step`, disarming afterwards (also when it throws).
@@ -84,7 +110,48 @@ public final class Watchdog {
   private static func exitOnStall(_ stall: Stall) {
     fputs(stall.message + "\n", stderr)
     fflush(stderr)
+    endLauncherLater(after: launcherGraceSeconds)
     _exit(exitCode)
+  }
+
+  /// Seconds the MPI launcher gets to end the job by itself after a rank's watchdog fired.
+  public static let launcherGraceSeconds = 10
+  /// Process names of the Open MPI and PRRTE launchers and daemons that start ranks.
+  static let launcherNames = ["mpirun", "mpiexec", "orterun", "orted", "prterun", "prted"]
+
+  /// Normally a rank's exit makes `mpirun` end the whole job. But when a peer host is cut off, `mpirun`
+  /// (or the host's `orted`) waits forever for the lost host's daemon — measured with Open MPI 4.1 over
+  /// TCP, where it even outlives SIGTERM. So before exiting, a stalled rank starts a detached helper that
+  /// SIGKILLs its parent after `seconds` if that parent is still an MPI launcher or daemon; when the
+  /// launcher ends the job itself (the usual case) the helper finds it gone and does nothing.
+  static func endLauncherLater(after seconds: Int) {
+    let parent = getppid()
+    let name = (try? String(contentsOfFile: "/proc/\(parent)/comm", encoding: .utf8))?
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+    guard let name, launcherNames.contains(name) else { return }
+    let names = launcherNames.joined(separator: "|")
+    let script = "sleep \(seconds); case \"$(cat /proc/\(parent)/comm 2>/dev/null)\" in \(names)) kill -9 \(parent);; esac"
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    // No stdio and no inherited descriptors (MPI sockets, output pipes) in the helper.
+    for fd: Int32 in 0...2 { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_RDWR, 0) }
+    if let dir = opendir("/proc/self/fd") {
+      var open: [Int32] = []
+      while let entry = readdir(dir) {
+        let fd = withUnsafeBytes(of: entry.pointee.d_name) {
+          Int32(String(cString: $0.bindMemory(to: CChar.self).baseAddress!))
+        }
+        if let fd, fd > 2, fd != dirfd(dir) { open.append(fd) }
+      }
+      closedir(dir)
+      for fd in open where fcntl(fd, F_GETFD) != -1 { posix_spawn_file_actions_addclose(&actions, fd) }
+    }
+    let words: [String] = ["/bin/sh", "-c", script]
+    let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    var pid: pid_t = 0
+    _ = posix_spawn(&pid, "/bin/sh", &actions, nil, argv, environ)
   }
 
   /// What is being timed.
@@ -92,6 +159,8 @@ public final class Watchdog {
     var phase: StaticString
     var step: Int
     var since: UInt64
+    /// Reported already: fire once per arming (the phase stays armed until its thread disarms it).
+    var fired = false
   }
 
   /// State shared with the checking thread (which must not keep the `Watchdog` alive).
@@ -117,8 +186,9 @@ public final class Watchdog {
         usleep(interval)
         let now = monotonicNanoseconds()
         let fired: Armed? = state.withLock { armed in
-          guard let current = armed, now > current.since, now - current.since >= timeoutNanoseconds else { return nil }
-          armed = nil
+          guard let current = armed, !current.fired, now > current.since, now - current.since >= timeoutNanoseconds
+          else { return nil }
+          armed!.fired = true
           return current
         }
         if let fired, !stopped.load(ordering: .relaxed) {

@@ -1,14 +1,17 @@
 internal import CHDF5
 import Foundation
 
-/// Attributes on the root (`/`, the default) or on any group or dataset: strings (written as variable-length
-/// UTF-8 like h5py; fixed-length ones are read too), int64, float64 and float64 arrays. Writing an
+/// Attributes on the root (`/`, the default) or on any group or dataset: strings (written as fixed-length
+/// UTF-8; variable-length ones, h5py's default, are read too), int64, float64 and float64 arrays. Writing an
 /// attribute that exists replaces it.
 extension HDF5File {
   // MARK: Writing
 
-  /// Writes a string attribute, variable-length UTF-8 unless `fixedLength` is set.
-  public func setAttribute(_ name: String, _ value: String, on path: String = "/", fixedLength: Bool = false)
+  /// Writes a string attribute, fixed-length UTF-8 unless `fixedLength` is false.
+  ///
+  /// Fixed-length strings live inside the checksummed attribute message. A variable-length string lives in
+  /// the file's global heap, which has no checksum, and HDF5 1.10 segfaults reading a corrupted one.
+  public func setAttribute(_ name: String, _ value: String, on path: String = "/", fixedLength: Bool = true)
     throws
   {
     try HDF5Library.locked {
@@ -158,7 +161,7 @@ extension HDF5File {
       try withExtendedLifetime(names) {
         _ = try check(
           H5Aiterate2(
-            object, H5_INDEX_NAME, H5_ITER_INC, nil,
+            object, H5_INDEX_NAME, H5_ITER_NATIVE, nil,  // native: see members(of:)
             { _, name, _, data in
               guard let name, let data else { return -1 }
               Unmanaged<Names>.fromOpaque(data).takeUnretainedValue().list.append(String(cString: name))

@@ -76,11 +76,15 @@ extension HDF5File {
     defer { H5Sclose(space) }
     let count = shape.reduce(1, *)
     var creation = ch5_p_default()
-    if compressionLevel > 0, !shape.isEmpty, count > 0 {
-      // One chunk per dataset: our arrays are small enough, and it keeps whole-array reads a single inflate.
+    if !shape.isEmpty, count > 0, count * H5Tget_size(fileType) < 1 << 32 {
+      // One chunk per dataset (chunks hold < 4 GiB): our arrays are small enough, and it keeps whole-array
+      // reads a single inflate. Fletcher-32 checksums the data, so a flipped bit fails the read.
       creation = try check(H5Pcreate(ch5_p_dataset_create()), "H5Pcreate", object)
       try check(H5Pset_chunk(creation, Int32(dims.count), dims), "H5Pset_chunk", object)
-      try check(H5Pset_deflate(creation, UInt32(compressionLevel)), "H5Pset_deflate", object)
+      try check(H5Pset_fletcher32(creation), "H5Pset_fletcher32", object)
+      if compressionLevel > 0 {
+        try check(H5Pset_deflate(creation, UInt32(compressionLevel)), "H5Pset_deflate", object)
+      }
     }
     defer { if creation != ch5_p_default() { H5Pclose(creation) } }
     let links = try intermediateGroupsList(object)
@@ -202,10 +206,37 @@ extension HDF5File {
       if rank > 0 {
         try check(H5Sget_simple_extent_dims(space, &dims, nil), "H5Sget_simple_extent_dims", object)
       }
+      try checkPlausibleExtent(dims, dataset: dataset, object: object)
       return (dataset, dims.map { Int($0) }, object)
     } catch {
       H5Dclose(dataset)
       throw error
+    }
+  }
+
+  /// Throws unless the dataset's element count is something this file can hold: a corrupted header can
+  /// announce petabytes, and allocating that before `H5Dread` notices would end the process. The bound is
+  /// the file size times gzip's best ratio (~1032:1), plus 64 MiB for datasets that were never written
+  /// (which read as fill values). Call holding the lock.
+  private func checkPlausibleExtent(_ dims: [hsize_t], dataset: hid_t, object: String) throws {
+    var count: UInt64 = 1
+    var overflow = false
+    for d in dims {
+      (count, overflow) = count.multipliedReportingOverflow(by: UInt64(d))
+      if overflow { break }
+    }
+    var fileSize: hsize_t = 0
+    try check(H5Fget_filesize(id, &fileSize), "H5Fget_filesize", object)
+    let type = try check(H5Dget_type(dataset), "H5Dget_type", object)
+    let elementSize = UInt64(max(1, H5Tget_size(type)))
+    H5Tclose(type)
+    let limit = UInt64(fileSize).multipliedReportingOverflow(by: 1100).partialValue + (64 << 20)
+    let bytes = count.multipliedReportingOverflow(by: elementSize)
+    guard !overflow, !bytes.overflow, bytes.partialValue <= limit, count <= UInt64(Int.max / 8) else {
+      throw HDF5Error(
+        file: self.path, object: object,
+        reason: .invalidContent(
+          "shape \(dims) is larger than a \(fileSize)-byte file can hold (corrupted file?)"))
     }
   }
 

@@ -49,17 +49,29 @@ public final class HDF5File {
       defer { H5Pclose(access) }
       let id = H5Fopen(path, ch5_f_acc_rdonly(), access)
       if id < 0 {
-        throw HDF5Error(
-          file: path, reason: .callFailed(function: "H5Fopen", detail: HDF5Library.innermostErrorMessage()))
+        var detail = HDF5Library.innermostErrorMessage()
+        if let d = detail, d.contains("unable to lock") {
+          detail = d + "; on a filesystem without file locking set HDF5_USE_FILE_LOCKING=FALSE"
+        }
+        throw HDF5Error(file: path, reason: .callFailed(function: "H5Fopen", detail: detail))
       }
       return HDF5File(path: path, id: id, temporaryPath: nil)
     }
   }
 
+  /// Whether this process may create files. An MPI job clears it on every rank but 0, so that only one
+  /// process ever opens a file for writing (two writers of one HDF5 file corrupt it, and shared
+  /// filesystems may not lock); a violation is then an error instead of a race.
+  nonisolated(unsafe) public static var creationAllowed = true
+
   /// Starts writing a new file that will replace `path` on ``commit()``.
-  /// - Throws: ``HDF5Error`` if the folder does not exist or the temporary file cannot be created.
+  /// - Throws: ``HDF5Error`` if the folder does not exist or the temporary file cannot be created, or
+  ///   if ``creationAllowed`` is off.
   public static func create(_ path: String) throws -> HDF5File {
-    try HDF5Library.locked {
+    guard creationAllowed else {
+      throw HDF5Error(file: path, reason: .system("only rank 0 creates files in an MPI job (a bug: please report)"))
+    }
+    return try HDF5Library.locked {
       do {
         try AtomicFile.requireFolder(of: path)
       } catch let error as FileError {
@@ -68,6 +80,13 @@ public final class HDF5File {
       let temporary = AtomicFile.temporaryPath(for: path)
       let access = try fileAccessList(path)
       defer { H5Pclose(access) }
+      // The 1.8+ format checksums the superblock, object headers and B-trees, so a flipped bit in the
+      // metadata is reported instead of misread (HDF5 ≥ 1.8, and so every h5py, reads it).
+      guard H5Pset_libver_bounds(access, H5F_LIBVER_V110, H5F_LIBVER_V110) >= 0 else {
+        throw HDF5Error(
+          file: path,
+          reason: .callFailed(function: "H5Pset_libver_bounds", detail: HDF5Library.innermostErrorMessage()))
+      }
       let id = H5Fcreate(temporary, ch5_f_acc_trunc(), ch5_p_default(), access)
       if id < 0 {
         throw HDF5Error(
@@ -243,22 +262,23 @@ public final class HDF5File {
       }
       let group = try check(H5Gopen2(id, absolute, ch5_p_default()), "H5Gopen2", object)
       defer { H5Gclose(group) }
-      var info = H5G_info_t()
-      try check(H5Gget_info(group, &info), "H5Gget_info", object)
-      var names: [String] = []
-      names.reserveCapacity(Int(info.nlinks))
-      for index in 0..<info.nlinks {
-        let length = try check(
-          H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, index, nil, 0, ch5_p_default()),
-          "H5Lget_name_by_idx", object)
-        var buffer = [CChar](repeating: 0, count: Int(length) + 1)
-        try check(
-          H5Lget_name_by_idx(
-            group, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, buffer.count, ch5_p_default()),
-          "H5Lget_name_by_idx", object)
-        names.append(String(cString: buffer))
+      // Native order, sorted here: HDF5 1.10 builds a table for any other order of a large ("dense") group
+      // and, when a corrupted file fails that, frees uninitialised entries (a segfault). Native order walks
+      // the index directly.
+      final class Names { var list: [String] = [] }
+      let names = Names()
+      var index: hsize_t = 0
+      try withExtendedLifetime(names) {
+        _ = try check(
+          H5Literate(
+            group, H5_INDEX_NAME, H5_ITER_NATIVE, &index,
+            { _, name, _, data in
+              guard let name, let data else { return -1 }
+              Unmanaged<Names>.fromOpaque(data).takeUnretainedValue().list.append(String(cString: name))
+              return 0
+            }, Unmanaged.passUnretained(names).toOpaque()), "H5Literate", object)
       }
-      return names.sorted()
+      return names.list.sorted()
     }
   }
 }

@@ -15,6 +15,11 @@ public struct IDXError: Error, Equatable, CustomStringConvertible, LocalizedErro
     case wrongDataType(found: UInt8)
     /// The file ends before the data the header announces.
     case truncated(expectedBytes: Int, foundBytes: Int)
+    /// The header's dimensions multiply to more bytes than any file can hold (a corrupted header).
+    case badDimensions([Int])
+    /// The file holds more data than the header announces (a corrupted dimension); reading past the data
+    /// also lets zlib check a compressed file's CRC.
+    case trailingData(expectedBytes: Int)
     /// The images file and the labels file hold different numbers of items (`file` is the labels file).
     case countMismatch(images: Int, labels: Int, imagesFile: String)
 
@@ -27,6 +32,8 @@ public struct IDXError: Error, Equatable, CustomStringConvertible, LocalizedErro
       case .wrongDataType(let found):
         return "element type 0x\(String(found, radix: 16, uppercase: true)) is not unsigned byte (0x08)"
       case .truncated(let expected, let found): return "truncated: expected \(expected) bytes, found \(found)"
+      case .badDimensions(let dims): return "header announces dimensions \(dims), too large to be real"
+      case .trailingData(let expected): return "more data than the header announces (\(expected) bytes)"
       case .countMismatch(let images, let labels, let imagesFile):
         return "\(labels) labels for \(images) images in \(imagesFile)"
       }
@@ -95,12 +102,20 @@ public enum IDX {
     let dims = (0..<rank).map { d in
       dimBytes[(4 * d)..<(4 * d + 4)].reduce(0) { $0 << 8 | Int($1) }
     }
-    let expected = dims.reduce(1, *)
+    var expected = 1
+    for d in dims {
+      let (product, overflow) = expected.multipliedReportingOverflow(by: d)
+      guard !overflow, product <= 1 << 48 else { throw IDXError(file: path, reason: .badDimensions(dims)) }
+      expected = product
+    }
     let data = try reader.read(expected)
     guard data.count == expected else {
       let headerSize = 4 + 4 * rank
       throw IDXError(
         file: path, reason: .truncated(expectedBytes: headerSize + expected, foundBytes: headerSize + data.count))
+    }
+    guard try reader.read(1).isEmpty else {
+      throw IDXError(file: path, reason: .trailingData(expectedBytes: 4 + 4 * rank + expected))
     }
     return (dims, data)
   }
@@ -122,24 +137,23 @@ private final class GzipReader {
 
   deinit { gzclose(file) }
 
-  /// Up to `count` bytes; fewer only at the end of the file.
+  /// Up to `count` bytes; fewer only at the end of the file. Memory grows with what is actually read, so a
+  /// corrupted header announcing terabytes cannot exhaust memory.
   func read(_ count: Int) throws -> [UInt8] {
-    var bytes = [UInt8](repeating: 0, count: count)
-    var filled = 0
-    try bytes.withUnsafeMutableBytes { raw in
-      while filled < count {
-        let chunk = UInt32(min(count - filled, 1 << 30))
-        let n = gzread(file, raw.baseAddress! + filled, chunk)
-        if n < 0 {
-          var code: Int32 = 0
-          let message = gzerror(file, &code).map { String(cString: $0) } ?? "zlib error \(code)"
-          throw IDXError(file: path, reason: .unreadable(message))
-        }
-        if n == 0 { break }
-        filled += Int(n)
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(min(count, 1 << 26))
+    var chunk = [UInt8](repeating: 0, count: min(count, 1 << 20))
+    while bytes.count < count {
+      let want = min(count - bytes.count, chunk.count)
+      let n = chunk.withUnsafeMutableBytes { gzread(file, $0.baseAddress!, UInt32(want)) }
+      if n < 0 {
+        var code: Int32 = 0
+        let message = gzerror(file, &code).map { String(cString: $0) } ?? "zlib error \(code)"
+        throw IDXError(file: path, reason: .unreadable(message))
       }
+      if n == 0 { break }
+      bytes.append(contentsOf: chunk[0..<Int(n)])
     }
-    bytes.removeLast(count - filled)
     return bytes
   }
 }

@@ -28,7 +28,19 @@ public enum Checkpoint {
     try file.setAttribute("direction", t.config.direction)
     try file.setAttribute("source_model", t.source.path)
     try writeMetrics(t.history.map(\.row), columns: StepMetrics.columns, to: file)
+    pauseIfTesting(step: t.step, path: path)
     try file.commit()
+  }
+
+  /// Test hook: with `UNLEARN_TEST_PAUSE_IN_CHECKPOINT=step`, the write of that step's checkpoint stops
+  /// just before the commit (the temporary file complete, `latest.h5` still the previous checkpoint),
+  /// says so on standard error and waits to be killed (docs/RELIABILITY.md).
+  static func pauseIfTesting(step: Int, path: String) {
+    let variable = ProcessInfo.processInfo.environment["UNLEARN_TEST_PAUSE_IN_CHECKPOINT"]
+    guard let s = variable, Int(s) == step else { return }
+    let note = "unlearn: test hook: paused writing \(path) at step \(step) before the commit\n"
+    FileHandle.standardError.write(Data(note.utf8))
+    while true { sleep(3600) }
   }
 
   static func writeRunAttributes(_ file: HDF5File, step: Int, worldSize: Int, seed: UInt64, configJSON: String) throws {

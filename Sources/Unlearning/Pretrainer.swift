@@ -284,7 +284,10 @@ public final class Pretrainer {
   }
 
   func jsonLine(_ row: [Double]) -> String {
-    "{" + zip(columns, row).map { "\"\($0)\": \($0 == "step" ? String(Int($1)) : String($1))" }.joined(separator: ", ") + "}\n"
+    // Non-finite values as strings ("nan", "inf"): JSON has no literal for them.
+    "{" + zip(columns, row).map { name, v in
+      "\"\(name)\": " + (name == "step" ? String(Int(v)) : v.isFinite ? String(v) : "\"\(v)\"")
+    }.joined(separator: ", ") + "}\n"
   }
 
   public var checkpointPath: String { (config.out as NSString).appendingPathComponent("latest.h5") }

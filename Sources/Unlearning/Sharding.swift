@@ -63,7 +63,7 @@ public enum Distribute {
       (out.pointer + start * rowSize).update(from: y.pointer, count: y.count)
       start = end
     }
-    try comm.allreduceSum(out.buffer)
+    try comm.during("distributed rows allreduce") { try comm.allreduceSum(out.buffer) }
     return out
   }
 }

@@ -25,10 +25,13 @@ public struct StepMetrics: Equatable, Codable {
     case fractionPositive = "fraction_positive"
   }
 
-  /// One line of metrics.jsonl.
+  /// One line of metrics.jsonl. A skipped step's non-finite losses are written as the strings "nan", "inf"
+  /// and "-inf" (JSON has no such numbers; Python's `float()` reads both forms).
   public var jsonLine: String {
     let e = JSONEncoder()
     e.outputFormatting = [.sortedKeys]
+    e.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     return String(decoding: try! e.encode(self), as: UTF8.self)
   }
 

@@ -42,6 +42,9 @@ public final class UnlearningTrainer {
 
   /// Tests turn this off to run a step on latents they placed in `latents` themselves.
   var drawsLatents = true
+  /// Test hook, read once at start: `UNLEARN_TEST_INJECT_NAN=rank:step` makes this rank's loss NaN at that
+  /// 1-based step (only this rank's), to check that all ranks agree to skip or stop (docs/RELIABILITY.md).
+  let injectNaNAtStep: Int?
 
   let sampler: LatentSampler
   let distance: PerSampleLoss
@@ -105,6 +108,9 @@ public final class UnlearningTrainer {
       bucketBytes: Int(config.bucketMegabytes * 1_048_576), owner: store.gradients)
     watchdog = Watchdog(rank: communicator.rank, timeout: config.watchdogSeconds)
 
+    let inject = ProcessInfo.processInfo.environment["UNLEARN_TEST_INJECT_NAN"]?
+      .split(separator: ":").compactMap { Int($0) }
+    injectNaNAtStep = inject?.count == 2 && inject![0] == communicator.rank ? inject![1] : nil
     sampler = LatentSampler(seed: config.seed, dimension: original.latentDim)
     slice = shard(config.globalBatch, rank: communicator.rank, size: communicator.size)
     latents = Tensor(shape: [slice.count, original.latentDim])
@@ -188,6 +194,7 @@ public final class UnlearningTrainer {
         perceptualWeights[i] = 0
       }
     }
+    if step + 1 == injectNaNAtStep { sums[0] = .nan }
     dImages.copy(from: distance.backward(weights: distanceWeights))
     if let perceptual {
       let dp = perceptual.backward(weights: perceptualWeights)
@@ -233,7 +240,10 @@ public final class UnlearningTrainer {
     let root = communicator.rank == 0
     let progress = Progress(label: "train", total: config.steps, enabled: root, startingAt: step)
     let metricsPath = (config.out as NSString).appendingPathComponent("metrics.jsonl")
-    if root { try rewriteMetricsFile(metricsPath) }
+    if root {
+      removeStaleTemporaries()
+      try rewriteMetricsFile(metricsPath)
+    }
     var samples = 0
     while step < config.steps {
       let m = try runStep()
@@ -269,6 +279,17 @@ public final class UnlearningTrainer {
     }
     let anyFailed = try watchdog.guarding("checkpoint agreement", step: step) { try communicator.agree(failed) }
     if anyFailed { throw TrainingError.checkpointFailed(path: checkpointPath, reason: message.isEmpty ? "failed on rank 0" : message) }
+  }
+
+  /// Deletes `latest.h5.tmp-PID` / `metrics.jsonl.tmp-PID` files in the output folder whose writer is gone
+  /// (a job killed while writing a checkpoint); `latest.h5` itself is the last complete checkpoint.
+  func removeStaleTemporaries() {
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: config.out) else { return }
+    for name in names where name.hasPrefix("latest.h5.tmp-") || name.hasPrefix("metrics.jsonl.tmp-") {
+      guard let pid = Int32(name.split(separator: "-").last ?? ""), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH
+      else { continue }
+      unlink((config.out as NSString).appendingPathComponent(name))
+    }
   }
 
   func restoreProgress(step: Int, history: [StepMetrics]) {

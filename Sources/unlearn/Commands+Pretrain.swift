@@ -44,21 +44,24 @@ let pretrainCommand = Command(
       PretrainConfig.self, args, keys: PretrainConfig.keys,
       defaults: ["kind": kind, "architecture": ["gan": "dcgan28", "vae": "vae28", "classifier": "classifier28"][kind]!])
     config.kind = kind
-    try config.validate()
+    try validateNamingSource(args) { try config.validate() }
     for (key, flag) in [(config.images, "--images"), (config.labels, "--labels")] {
       if key.isEmpty { throw CommandLineError(message: "missing required option '\(flag)'") }
       try checkInputFile(key, flag: flag)
     }
     if config.out.isEmpty { throw CommandLineError(message: "missing required option '--out'") }
+    try checkOutputFolder(config.out, flag: "--out")
     let comm = Runtime.communicator
-    if comm.rank == 0 { try prepareOutputFolder(config.out, flag: "--out") }
-    _ = try comm.agree(false)
+    Runtime.setWatchdogTimeout(config.watchdogSeconds)
     let data = try IDXDataset.load(images: config.images, labels: config.labels)
     let trainer = try Pretrainer(config: config, data: data, communicator: comm)
     if let r = args.string("resume") {
       try trainer.restore(from: r)
       Runtime.log("resumed \(r) at step \(trainer.step)")
     }
+    // Created only now that the data and any checkpoint were accepted: a rejected run leaves nothing.
+    if comm.rank == 0 { try prepareOutputFolder(config.out, flag: "--out") }
+    _ = try comm.during("startup agreement") { try comm.agree(false) }
     Runtime.log("pretrain \(kind): \(comm.size) rank(s) × \(BLASThreads.count) BLAS thread(s), \(min(config.trainCount, data.count)) training images of \(data.count)")
     Runtime.log("config: \(config.json)")
     try trainer.train(log: { Runtime.log($0) })

@@ -89,15 +89,16 @@ let directionCommand = Command(
   ],
   run: { args in
     let cp = try args.required("collection"), out = try args.required("out")
+    let threshold = try args.double("threshold")
     try checkInputFile(cp, flag: "--collection")
     try checkOutputFile(out, flag: "--out")
     let c = try Collection.read(cp)
     var d: FeatureDirection
     switch args.string("method")! {
-    case "mean-difference": d = try FeatureDirection.fit(c, threshold: try args.double("threshold"), source: cp)
+    case "mean-difference": d = try FeatureDirection.fit(c, threshold: threshold, source: cp)
     case "logistic":
       d = try FeatureDirection.fitLogistic(c, l2: try args.double("l2")!, recall: try args.double("recall"), source: cp)
-      if let t = try args.double("threshold") {
+      if let t = threshold {
         d.threshold = t
         d.thresholdSource = "user"
       }
@@ -170,9 +171,26 @@ func resolveConfig<T: Decodable>(_ type: T.Type, _ args: Arguments, keys: [Strin
     source: args.string("config") ?? "configuration")
 }
 
+/// Runs a config's `validate()`; a `config key "k": why` error is re-worded to name where the bad value
+/// came from: its flag, else the --config file, else the resumed checkpoint.
+func validateNamingSource(_ args: Arguments, _ validate: () throws -> Void) throws {
+  do { try validate() } catch let e as UsageError {
+    let prefix = "config key \""
+    guard e.message.hasPrefix(prefix), let end = e.message.dropFirst(prefix.count).firstIndex(of: "\"") else { throw e }
+    let key = String(e.message[e.message.index(e.message.startIndex, offsetBy: prefix.count)..<end])
+    let why = e.message[e.message.index(after: end)...].drop { $0 == ":" || $0 == " " }
+    if let (flag, _) = args.given.last(where: { $0.0.replacingOccurrences(of: "-", with: "_") == key }) {
+      throw UsageError("option --\(flag): \(why)")
+    }
+    if let cf = args.string("config") { throw UsageError("\(cf): key \"\(key)\": \(why)") }
+    if let r = args.string("resume") { throw UsageError("\(r): config key \"\(key)\" of the checkpoint: \(why)") }
+    throw e
+  }
+}
+
 func resolveTrainConfig(_ args: Arguments) throws -> TrainConfig {
   let config = try resolveConfig(TrainConfig.self, args, keys: TrainConfig.keys)
-  try config.validate()
+  try validateNamingSource(args) { try config.validate() }
   for (key, value) in [("model", config.model), ("direction", config.direction), ("out", config.out)] where value.isEmpty {
     throw CommandLineError(message: "missing required option '--\(key)' (or \"\(key)\" in --config)")
   }
@@ -183,9 +201,9 @@ func runTrain(_ args: Arguments) throws {
   let config = try resolveTrainConfig(args)
   try checkInputFile(config.model, flag: "--model")
   try checkInputFile(config.direction, flag: "--direction")
+  try checkOutputFolder(config.out, flag: "--out")
   let comm = Runtime.communicator
-  if comm.rank == 0 { try prepareOutputFolder(config.out, flag: "--out") }
-  _ = try comm.agree(false)
+  Runtime.setWatchdogTimeout(config.watchdogSeconds)
   let source = try ModelIO.load(config.model)
   let direction = try FeatureDirection.read(config.direction)
   let trainer = try UnlearningTrainer(config: config, source: source, direction: direction, communicator: comm)
@@ -193,6 +211,9 @@ func runTrain(_ args: Arguments) throws {
     let h = try trainer.restore(from: resume)
     Runtime.log("resumed \(resume) at step \(h.step) (saved by \(h.worldSizeAtSave) rank(s), now \(comm.size))")
   }
+  // Only now that every input checked out: a rejected run leaves no output folder behind.
+  if comm.rank == 0 { try prepareOutputFolder(config.out, flag: "--out") }
+  _ = try comm.during("startup agreement") { try comm.agree(false) }
   Runtime.log("train: \(comm.size) rank(s) × \(BLASThreads.count) BLAS thread(s), global batch \(config.globalBatch), threshold \(String(format: "%.4f", trainer.threshold))")
   Runtime.log("config: \(config.json)")
   try trainer.train(log: { Runtime.log($0) })
