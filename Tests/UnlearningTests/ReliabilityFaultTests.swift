@@ -1,7 +1,7 @@
 import Distributed
 import Foundation
 import IO
-import ProcessTestSupport
+import TestSupport
 import Testing
 
 @testable import Unlearning

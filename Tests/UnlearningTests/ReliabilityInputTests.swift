@@ -1,6 +1,6 @@
 import Foundation
 import IO
-import ProcessTestSupport
+import TestSupport
 import Tensor
 import Testing
 

@@ -13,8 +13,17 @@ import Testing
   final class SlowCommunicator: Communicator {
     let rank = 0, size = 2
     let delay: Double
+    /// When set, a stalled collective lasts until the watchdog has reported it (at most 10 s), so the test
+    /// does not depend on how soon a loaded machine schedules the watchdog's thread.
+    var reported: (() -> Int)?
     init(delay: Double) { self.delay = delay }
-    func stall() { usleep(useconds_t(delay * 1e6)) }
+    func stall() {
+      let before = reported?() ?? 0
+      usleep(useconds_t(delay * 1e6))
+      guard let reported else { return }
+      let deadline = Date().addingTimeInterval(10)
+      while reported() == before && Date() < deadline { usleep(10_000) }
+    }
     func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws { stall() }
     func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws { stall() }
     func allreduceMax(_ value: Double) throws -> Double { stall(); return value }
@@ -36,7 +45,9 @@ import Testing
   func watched(delay: Double, timeout: Double) -> (WatchedCommunicator, Recorder) {
     let recorder = Recorder()
     let watchdog = Watchdog(rank: 0, timeout: timeout, onStall: { recorder.record($0) })
-    return (WatchedCommunicator(SlowCommunicator(delay: delay), watchdog: watchdog), recorder)
+    let slow = SlowCommunicator(delay: delay)
+    if delay > timeout { slow.reported = { recorder.all.count } }
+    return (WatchedCommunicator(slow, watchdog: watchdog), recorder)
   }
 
   @Test func distributedRowsNamesItsAllreduce() throws {
@@ -59,9 +70,11 @@ import Testing
   /// A trainer times its collectives with its own watchdog and phase ("gradient allreduce at step 7");
   /// the communicator's watchdog then stays out of the way, so the report names the trainer's phase.
   @Test func aCallersOwnPhaseWins() throws {
-    let (comm, recorder) = watched(delay: 0.6, timeout: 0.2)
+    let recorder = Recorder(), outer = Recorder()
+    let slow = SlowCommunicator(delay: 0.6)
+    slow.reported = { recorder.all.count + outer.all.count }
+    let comm = WatchedCommunicator(slow, watchdog: Watchdog(rank: 0, timeout: 0.2, onStall: { recorder.record($0) }))
     defer { comm.watchdog.stop() }
-    let outer = Recorder()
     let trainerWatchdog = Watchdog(rank: 0, timeout: 0.3, onStall: { outer.record($0) })
     defer { trainerWatchdog.stop() }
     _ = try trainerWatchdog.guarding("metrics allreduce", step: 7) { try comm.allreduceMax(1.0) }
