@@ -125,6 +125,10 @@ public final class MPICommunicator: Communicator {
   /// after a few seconds regardless; `mpirun` then takes the other ranks down.
   public func abort(message: String, code: Int32) -> Never {
     reportFatal(rank: rank, message)
+    // mpirun prints its own abort banner as soon as MPI_Abort reaches it, while our line travels through
+    // its asynchronous output forwarding: give the line a moment, so the reason comes first.
+    fflush(stderr)
+    usleep(300_000)
     let fallback = Thread {
       sleep(MPICommunicator.abortGraceSeconds)
       _exit(code)

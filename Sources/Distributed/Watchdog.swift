@@ -56,44 +56,50 @@ public final class Watchdog {
     thread.start()
   }
 
-  deinit { core.stop() }
+  deinit { stop() }
 
   /// Starts timing `phase` at `step`. Re-arming restarts the clock.
   @inline(__always)
   public func arm(_ phase: StaticString, step: Int) {
-    let now = monotonicNanoseconds()
-    let wasArmed = core.state.withLock { state -> Bool in
-      defer { state = Armed(phase: phase, step: step, since: now) }
-      return state != nil
+    let now = monotonicNanoseconds(), me = Self.currentThread
+    let previous = core.state.withLock { state -> UInt? in
+      defer { state = Armed(phase: phase, step: step, since: now, thread: me) }
+      return state?.thread
     }
-    if !wasArmed { Self.countArmedOnThisThread(+1) }
+    if previous != me {
+      if let previous { Self.countArmed(thread: previous, -1) }
+      Self.countArmed(thread: me, +1)
+    }
   }
 
   /// Stops timing; the phase finished in time.
   @inline(__always)
-  public func disarm() {
-    let wasArmed = core.state.withLock { state -> Bool in
-      defer { state = nil }
-      return state != nil
-    }
-    if wasArmed { Self.countArmedOnThisThread(-1) }
-  }
+  public func disarm() { core.release() }
 
   /// Whether a watchdog armed by the calling thread is timing it now. ``WatchedCommunicator`` uses it to
   /// leave a collective to the caller's own, more specific phase.
-  public static var isArmedOnThisThread: Bool { pthread_getspecific(armedKey) != nil }
+  public static var isArmedOnThisThread: Bool {
+    let me = currentThread
+    return armedThreads.withLock { ($0[me] ?? 0) > 0 }
+  }
 
-  /// Per-thread count of armed watchdogs, kept in the bits of a thread-specific pointer (no allocation).
-  private static let armedKey: pthread_key_t = {
-    var key = pthread_key_t()
-    pthread_key_create(&key, nil)
-    return key
+  /// Number of armed watchdogs per arming thread. The count belongs to the *watchdog's* arming, not to a
+  /// thread-local slot, so a watchdog that is stopped or released while armed (or disarmed from another
+  /// thread) takes its count back and cannot leave a thread marked as armed.
+  private static let armedThreads: Mutex<[UInt: Int]> = {
+    var d: [UInt: Int] = [:]
+    d.reserveCapacity(256)  // arming never allocates in practice
+    return Mutex(d)
   }()
 
+  @inline(__always) static var currentThread: UInt { UInt(pthread_self()) }
+
   @inline(__always)
-  private static func countArmedOnThisThread(_ delta: Int) {
-    let count = max(0, Int(bitPattern: pthread_getspecific(armedKey)) + delta)
-    pthread_setspecific(armedKey, UnsafeRawPointer(bitPattern: count))
+  static func countArmed(thread: UInt, _ delta: Int) {
+    armedThreads.withLock { counts in
+      let n = (counts[thread] ?? 0) + delta
+      if n > 0 { counts[thread] = n } else { counts[thread] = nil }
+    }
   }
 
   /// Runs `body` armed with `phase` and `step`, disarming afterwards (also when it throws).
@@ -104,8 +110,11 @@ public final class Watchdog {
     return try body()
   }
 
-  /// Stops the checking thread; the watchdog no longer fires.
-  public func stop() { core.stop() }
+  /// Stops the checking thread and releases an armed phase; the watchdog no longer fires.
+  public func stop() {
+    core.stop()
+    core.release()
+  }
 
   private static func exitOnStall(_ stall: Stall) {
     fputs(stall.message + "\n", stderr)
@@ -159,6 +168,8 @@ public final class Watchdog {
     var phase: StaticString
     var step: Int
     var since: UInt64
+    /// The thread that armed it (``Watchdog/isArmedOnThisThread``).
+    var thread: UInt
     /// Reported already: fire once per arming (the phase stays armed until its thread disarms it).
     var fired = false
   }
@@ -180,6 +191,15 @@ public final class Watchdog {
     }
 
     func stop() { stopped.store(true, ordering: .relaxed) }
+
+    /// Disarms, giving the arming thread's count back.
+    func release() {
+      let previous = state.withLock { state -> UInt? in
+        defer { state = nil }
+        return state?.thread
+      }
+      if let previous { Watchdog.countArmed(thread: previous, -1) }
+    }
 
     func run() {
       while !stopped.load(ordering: .relaxed) {

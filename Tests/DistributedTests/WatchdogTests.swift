@@ -61,3 +61,27 @@ struct WatchdogTests {
     #expect(disabled.timeout == 0)
   }
 }
+
+/// The per-thread "armed" mark belongs to the arming: a watchdog stopped (or dropped) while armed, or
+/// disarmed from another thread, must not leave the arming thread marked (it once leaked between tests
+/// sharing a worker thread and silenced WatchedCommunicator).
+@Test func armedMarkIsReleasedByStopAndByOtherThreads() throws {
+  #expect(!Watchdog.isArmedOnThisThread)
+  let a = Watchdog(rank: 0, timeout: 100)
+  a.arm("phase", step: 1)
+  #expect(Watchdog.isArmedOnThisThread)
+  a.stop()
+  #expect(!Watchdog.isArmedOnThisThread)
+  do {
+    let b = Watchdog(rank: 0, timeout: 100)
+    b.arm("phase", step: 2)
+  }
+  #expect(!Watchdog.isArmedOnThisThread, "a dropped watchdog releases its mark")
+  let c = Watchdog(rank: 0, timeout: 100)
+  defer { c.stop() }
+  c.arm("phase", step: 3)
+  let other = Thread { c.disarm() }
+  other.start()
+  while other.isExecuting || !other.isFinished { usleep(1000) }
+  #expect(!Watchdog.isArmedOnThisThread, "disarmed on another thread")
+}
