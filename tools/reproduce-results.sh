@@ -28,6 +28,7 @@ experiments=(
   "vae-thickness-300 $P/mnist-vae28.h5 attribute:thickness:top=0.1 300"
   "vae-thickness-1000 $P/mnist-vae28.h5 attribute:thickness:top=0.1 1000"
   "vae-thickness-logistic-300 $P/mnist-vae28.h5 attribute:thickness:top=0.1 300 --method logistic --recall 0.95"
+  "vae-thickness-logistic99-1000 $P/mnist-vae28.h5 attribute:thickness:top=0.1 1000 --method logistic --recall 0.99"
   "gan-digit8-logistic-300 $P/mnist-dcgan28.h5 classifier:$C:class=8 300 --method logistic --recall 0.95"
   "gan-digit8-logistic-1000 $P/mnist-dcgan28.h5 classifier:$C:class=8 1000 --method logistic --recall 0.95"
 )
