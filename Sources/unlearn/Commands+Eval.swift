@@ -147,7 +147,13 @@ enum EvaluationTable {
     s += "target ratio               \(pct(r.targetRatioOriginal))      \(pct(r.targetRatio))   (\(String(format: "%+.0f%%", 100 * r.targetRatioChange)))\n"
     if let f = r.targetRatioFloor { s += "  floor (f on the loss's targets f(ẑ))    \(pct(f))\n" }
     if let fid = r.fid, let fo = r.fidOriginal {
-      s += String(format: "FID (%@)%@%9.3f   %9.3f   (%+.1f%%)\n", r.fidReference ?? "", String(repeating: " ", count: max(1, 10 - (r.fidReference ?? "").count)), fo, fid, fo > 0 ? 100 * (fid - fo) / fo : 0)
+      if r.fidReference == "original_samples" {
+        // The reference is f itself (no real images given): f's value is the sampling-noise floor, so a
+        // percentage of it would mislead.
+        s += String(format: "FID to f's own samples      %6.3f      %6.3f   (f: sampling-noise floor)\n", fo, fid)
+      } else {
+        s += String(format: "FID (%@)\n                          %9.3f   %9.3f   (%+.1f%%)\n", r.fidReference ?? "", fo, fid, fo > 0 ? 100 * (fid - fo) / fo : 0)
+      }
     }
     if let i = r.inceptionScore, let io = r.inceptionScoreOriginal { s += String(format: "inception score            %6.3f      %6.3f\n", io, i) }
     s += String(format: "preservation (%@, n=%d): L1 %.4f, SSIM %.4f", r.preservationSet, r.preservationCount, r.preservationL1, r.preservationSSIM)
