@@ -25,6 +25,8 @@ public struct BenchmarkReport: Codable {
   public var allreduceHiddenFraction: Double
   public var peakResidentMegabytes: Double
   public var parameterCount: Int
+  /// With `--profile`: milliseconds per step by generator ("g", "f"), stage and kernel of the fast path.
+  public var kernelMilliseconds: [String: [[String: Double]]]?
 
   enum CodingKeys: String, CodingKey {
     case model, ranks, steps
@@ -32,6 +34,7 @@ public struct BenchmarkReport: Codable {
     case flopsPerStep = "flops_per_step", gflopsPerSecond = "gflops_per_second", sgemmGflopsPerSecond = "sgemm_gflops_per_second"
     case fractionOfSgemm = "fraction_of_sgemm", phaseSeconds = "phase_seconds", allreduceHiddenFraction = "allreduce_hidden_fraction"
     case peakResidentMegabytes = "peak_resident_megabytes", parameterCount = "parameter_count"
+    case kernelMilliseconds = "kernel_milliseconds"
   }
 
   public var json: String {
@@ -80,7 +83,8 @@ public enum Benchmark {
   /// speed does not depend on them) with a random direction and threshold 0, so about half the batch is
   /// routed to the unlearning loss, as in real runs.
   public static func run(
-    architecture: Architecture, name: String, globalBatch: Int, steps: Int, warmup: Int, communicator: Communicator
+    architecture: Architecture, name: String, globalBatch: Int, steps: Int, warmup: Int, communicator: Communicator,
+    profile: Bool = false, batchBlock: Int = 0, fastPath: Bool = true
   ) throws -> BenchmarkReport {
     let source = ModelIO.build(architecture, seed: 7, withDiscriminator: false, path: name)
     var rng = PhiloxGenerator(seed: 99)
@@ -94,7 +98,14 @@ public enum Benchmark {
     config.model = name
     config.direction = "random"
     let trainer = try UnlearningTrainer(config: config, source: source, direction: direction, communicator: communicator)
+    trainer.model.batchBlock = batchBlock
+    trainer.model.usesFastPath = fastPath
+    trainer.original.usesFastPath = fastPath
+    trainer.original.batchBlock = batchBlock
     for _ in 0..<warmup { try trainer.runStep() }
+    let profiles = profile ? (g: GeneratorProfile(), f: GeneratorProfile()) : nil
+    trainer.model.profile = profiles?.g
+    trainer.original.profile = profiles?.f
     var times: [PhaseTimes] = []
     _ = try communicator.agree(false)
     let start = Date()
@@ -125,6 +136,12 @@ public enum Benchmark {
         "optimizer": median(\.optimizer), "step": median(\.total),
       ],
       allreduceHiddenFraction: window > 0 ? max(0, min(1, 1 - wait / window)) : 1,
-      peakResidentMegabytes: rss, parameterCount: trainer.store.count)
+      peakResidentMegabytes: rss, parameterCount: trainer.store.count,
+      kernelMilliseconds: profiles.map { p in
+        func perStep(_ q: GeneratorProfile) -> [[String: Double]] {
+          q.seconds.map { $0.mapValues { 1000 * $0 / Double(max(q.calls, 1)) } }
+        }
+        return ["g": perStep(p.g), "f": perStep(p.f)]
+      })
   }
 }

@@ -21,6 +21,9 @@ let benchCommand = Command(
     Option(name: "threads", value: "<t>", help: "OpenBLAS threads per rank."),
     Option(name: "ranks", value: "<n>", help: "Expected number of ranks (error if the launch differs)."),
     Option(name: "json", value: "<file>", help: "Also write the report as JSON."),
+    Option(name: "block", value: "<nb>", help: "Samples per block of the fast generator path (0: automatic).", defaultValue: "0"),
+    Option(name: "layer-path", value: nil, help: "Run the generators layer by layer (the reference path), not the fast path."),
+    Option(name: "profile", value: nil, help: "Time every kernel of the generator fast path (adds a little overhead)."),
   ],
   run: { args in
     let name = args.string("model")!
@@ -34,7 +37,8 @@ let benchCommand = Command(
     }
     let r = try Benchmark.run(
       architecture: arch, name: name, globalBatch: try args.int("global-batch", min: 1)!, steps: try args.int("steps", min: 1)!,
-      warmup: try args.int("warmup", min: 0)!, communicator: comm)
+      warmup: try args.int("warmup", min: 0)!, communicator: comm, profile: args.flag("profile"),
+      batchBlock: try args.int("block", min: 0)!, fastPath: !args.flag("layer-path"))
     if comm.rank == 0 {
       var s = String(format: "bench %@: global batch %d, %d rank(s) × %d thread(s), %d steps\n", name, r.globalBatch, r.ranks, r.threadsPerRank, r.steps)
       s += String(format: "  %.1f samples/s   %.1f GFLOP/s   (%.2f GFLOP/step; sgemm here %.1f GFLOP/s → %.0f%%)\n",
@@ -45,6 +49,14 @@ let benchCommand = Command(
       }
       s += String(format: "\n  allreduce hidden behind backward: %.0f%%   peak RSS per rank: %.0f MiB   parameters: %d",
                   100 * r.allreduceHiddenFraction, r.peakResidentMegabytes, r.parameterCount)
+      if let k = r.kernelMilliseconds {
+        for net in ["f", "g"] {
+          for (i, stage) in (k[net] ?? []).enumerated() {
+            s += String(format: "\n  %@ stage %d:", net, i)
+            for (name, ms) in stage.sorted(by: { $0.key < $1.key }) { s += String(format: " %@ %.2f", name, ms) }
+          }
+        }
+      }
       print(s)
       if let j = args.string("json") { try AtomicText.write(r.json + "\n", to: j) }
     }
