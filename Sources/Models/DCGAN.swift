@@ -22,6 +22,8 @@ public final class DCGANGenerator: Layer {
     get { engine?.profile }
     set { engine?.profile = newValue }
   }
+  /// Bytes of activations and workspaces the fast path holds (0 before its first forward).
+  public var fastPathWorkspaceBytes: Int { engine?.workspaceBytes ?? 0 }
   private var zView: Tensor?
   private let engine: GeneratorEngine?
   /// Whether the last forward ran on the fast path (backward must take the same one).

@@ -136,6 +136,13 @@ final class GeneratorEngine {
     self.stages = stages
   }
 
+  /// Bytes held by the fast path's activations and workspaces.
+  var workspaceBytes: Int {
+    var tensors: [Tensor?] = [latents, columns, stageGradient, gradientA, gradientB, output, dLatents]
+    for st in stages { tensors += [st.preActivation, st.output] }
+    return 4 * tensors.reduce(0) { $0 + ($1?.capacity ?? 0) }
+  }
+
   /// True when every BatchNorm uses its running statistics (the engine's semantics).
   var applies: Bool { stages.allSatisfy { $0.norm?.mode ?? .inference == .inference } }
 
