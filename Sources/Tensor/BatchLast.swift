@@ -140,6 +140,8 @@ public func batchLastCol2im(
   let rowLength = g.outputPlane * nb
   let maxTaps = (max(kh, kw) + s - 1) / s
   // Scratch: per image row y the column offsets of its (ki, oh) taps and their count; the same per column x.
+  withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: maxTaps * maxTaps) { tapScratch in
+  let tapPointers = tapScratch.baseAddress!
   withUnsafeTemporaryAllocation(of: Int.self, capacity: (h + w) * (maxTaps + 1) + 2 * maxTaps) { scratch in
     let yOffsets = scratch.baseAddress!
     let yCounts = yOffsets + h * maxTaps
@@ -162,46 +164,87 @@ public func batchLastCol2im(
             let ny = yCounts[y]
             let rowOffset = (c * h + y) * w * nb
             for x in stride(from: b, to: w, by: s) {
-              let nx = xCounts[x]
               let pixel = rowOffset + x * nb
-              let dst = image + pixel
-              var i = 0
-              while i < nb {
-                let lanes = min(8, nb - i)
-                var acc = Vector8(repeating: 0)
-                for ty in 0..<ny {
-                  let base = channelColumns + yOffsets[y * maxTaps + ty] + i
-                  for tx in 0..<nx {
-                    let src = base + xOffsets[x * maxTaps + tx]
-                    if lanes == 8 {
-                      acc += load8(src)
-                    } else {
-                      for l in 0..<lanes { acc[l] += src[l] }
-                    }
-                  }
+              // This pixel's taps: column-matrix pointers, summed in this order.
+              var count = 0
+              for ty in 0..<ny {
+                let base = channelColumns + yOffsets[y * maxTaps + ty]
+                for tx in 0..<xCounts[x] {
+                  tapPointers[count] = base + xOffsets[x * maxTaps + tx]
+                  count += 1
                 }
-                switch epilogue {
-                case .none:
-                  break
-                case .affineReLU(let scale, let shift, let activated):
-                  let v = acc * Vector8(repeating: scale[c]) + Vector8(repeating: shift[c])
-                  let r = v.replacing(with: 0, where: v .< 0)
-                  // The sums first: `activated` may be the image itself.
-                  if lanes == 8 { store8(acc, dst + i) } else { for l in 0..<lanes { dst[i + l] = acc[l] } }
-                  let out = activated + pixel + i
-                  if lanes == 8 { store8(r, out) } else { for l in 0..<lanes { out[l] = r[l] } }
-                  i += 8
-                  continue
-                case .tanh:
-                  acc = fastTanh(acc)
-                }
-                if lanes == 8 { store8(acc, dst + i) } else { for l in 0..<lanes { dst[i + l] = acc[l] } }
-                i += 8
               }
+              gatherPixel(
+                tapPointers, count: count, nb: nb, into: image + pixel, channel: c, epilogue: epilogue, pixel: pixel)
             }
           }
         }
       }
+    }
+  }
+  }
+}
+
+/// Sums `count` tap vectors of `nb` floats into `dst` and applies the epilogue (one pixel of col2im).
+@inline(__always)
+private func gatherPixel(
+  _ taps: UnsafeMutablePointer<UnsafePointer<Float>>, count: Int, nb: Int, into dst: UnsafeMutablePointer<Float>,
+  channel c: Int, epilogue: BatchLastEpilogue, pixel: Int
+) {
+  @inline(__always) func emit(_ sum: Vector8, _ i: Int) {
+    switch epilogue {
+    case .none:
+      store8(sum, dst + i)
+    case .affineReLU(let scale, let shift, let activated):
+      let v = sum * Vector8(repeating: scale[c]) + Vector8(repeating: shift[c])
+      store8(sum, dst + i)  // the sums first: `activated` may be the image itself
+      store8(v.replacing(with: 0, where: v .< 0), activated + pixel + i)
+    case .tanh:
+      store8(fastTanh(sum), dst + i)
+    }
+  }
+  var i = 0
+  switch count {
+  case 4:
+    let (p0, p1, p2, p3) = (taps[0], taps[1], taps[2], taps[3])
+    while i + 8 <= nb {
+      emit(load8(p0 + i) + load8(p1 + i) + load8(p2 + i) + load8(p3 + i), i)
+      i += 8
+    }
+  case 1:
+    let p0 = taps[0]
+    while i + 8 <= nb {
+      emit(Vector8(repeating: 0) + load8(p0 + i), i)
+      i += 8
+    }
+  default:
+    while i + 8 <= nb {
+      var acc = Vector8(repeating: 0)
+      for t in 0..<count { acc += load8(taps[t] + i) }
+      emit(acc, i)
+      i += 8
+    }
+  }
+  if i < nb {
+    // The last nb mod 8 samples, through a zero-padded vector.
+    let lanes = nb - i
+    var acc = Vector8(repeating: 0)
+    for t in 0..<count { for l in 0..<lanes { acc[l] += taps[t][i + l] } }
+    var sums = Vector8(repeating: 0)
+    var outputs = Vector8(repeating: 0)
+    switch epilogue {
+    case .none:
+      sums = acc
+    case .affineReLU(let scale, let shift, _):
+      sums = acc
+      let v = acc * Vector8(repeating: scale[c]) + Vector8(repeating: shift[c])
+      outputs = v.replacing(with: 0, where: v .< 0)
+    case .tanh:
+      sums = fastTanh(acc)
+    }
+    for l in 0..<lanes { dst[i + l] = sums[l] }
+    if case .affineReLU(_, _, let activated) = epilogue {
+      for l in 0..<lanes { activated[pixel + i + l] = outputs[l] }
     }
   }
 }
