@@ -8,7 +8,26 @@ public final class DCGANGenerator: Layer {
   public let main: Sequential
   public let latentDim: Int
   public let outputShape: [Int]  // [C, H, W]
+  /// Use the batch-last fast path (``GeneratorEngine``) whenever every BatchNorm is in inference mode.
+  public var usesFastPath = true
+  /// Forward keeps nothing for backward (frozen copies such as the unlearning run's f); fast path only.
+  public var forwardOnly = false
+  /// Samples per block of the fast path (0: automatic).
+  public var batchBlock: Int {
+    get { engine?.preferredBlock ?? 0 }
+    set { engine?.preferredBlock = newValue }
+  }
+  /// When set, the fast path times its kernels into it.
+  public var profile: GeneratorProfile? {
+    get { engine?.profile }
+    set { engine?.profile = newValue }
+  }
+  /// Bytes of activations and workspaces the fast path holds (0 before its first forward).
+  public var fastPathWorkspaceBytes: Int { engine?.workspaceBytes ?? 0 }
   private var zView: Tensor?
+  private let engine: GeneratorEngine?
+  /// Whether the last forward ran on the fast path (backward must take the same one).
+  private var engineForward = false
 
   public init(_ a: Architecture) {
     let nz = a.latentDim!, b = a.baseSize!, w = a.widths
@@ -26,6 +45,7 @@ public final class DCGANGenerator: Layer {
     main = Sequential(layers)
     latentDim = nz
     outputShape = [a.channels, a.outputSize, a.outputSize]
+    engine = GeneratorEngine(main: main, latentDim: nz)
   }
 
   public var children: [(String, Layer)] { [("main", main)] }
@@ -40,6 +60,11 @@ public final class DCGANGenerator: Layer {
   public func forward(_ z: Tensor) -> Tensor {
     let n = z.shape[0]
     precondition(z.count == n * latentDim, "latent shape \(z.shape) does not match latent_dim \(latentDim)")
+    if usesFastPath, let engine, engine.applies {
+      engineForward = true
+      return engine.forward(z.pointer, batch: n, retain: !forwardOnly)
+    }
+    engineForward = false
     let view = Tensor(viewing: z.pointer, shape: [n, latentDim, 1, 1], owner: z)
     zView = view
     return main.forward(view)
@@ -47,6 +72,7 @@ public final class DCGANGenerator: Layer {
 
   /// dImages → dz [N, nz] (empty unless `needsInputGradient`).
   public func backward(_ dOutput: Tensor) -> Tensor {
+    if engineForward, let engine { return engine.backward(dOutput, inputGradient: needsInputGradient) }
     let d = main.backward(dOutput)
     if d.count > 0 { d.reshape([d.shape[0], latentDim]) }
     return d

@@ -80,6 +80,7 @@ public final class UnlearningTrainer {
     model = DCGANGenerator(source.architecture)
     try ModelIO.assign(original.stateDict(), to: model, group: "generator", path: source.path)
     original.setMode(.inference)
+    original.forwardOnly = true  // f is never differentiated: its forward keeps no activations for backward
     model.setMode(.inference)
     unit = direction.unit
     threshold = config.threshold ?? direction.threshold

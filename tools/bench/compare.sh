@@ -2,29 +2,33 @@
 # Run `unlearn bench` and the PyTorch DDP reference (tools/bench/torch_step.py) on the same step and print
 # both rates and their ratio (ours / torch).
 #
-#   tools/bench/compare.sh --model dcgan28 --global-batch 64 --ranks 2 --threads 1 [--steps 20 --warmup 3]
+#   tools/bench/compare.sh --model dcgan28 --global-batch 64 --ranks 2 --threads 1 [--steps 20 --warmup 3 --repeats 3]
 #
 # Environment:
 #   UNLEARN   path of the unlearn executable (default: .build/release/unlearn; build it with
 #             `swift build -c release --product unlearn` first)
-#   LAUNCH    how to start ours when --ranks > 1: "mpirun" (default: mpirun -np R unlearn bench ... --ranks R)
-#             or "self" (unlearn bench --ranks R starts its own ranks)
-#   MPIRUN    mpirun command line prefix (default: "mpirun --bind-to none"; add --oversubscribe or
-#             --allow-run-as-root as your MPI needs)
+#   LAUNCH    how to start ours when --ranks > 1: "mpirun" (default: $MPIRUN -np R unlearn bench ... --ranks R)
+#             or "self" (run unlearn bench directly, e.g. inside an allocation whose launcher wraps it)
+#   MPIRUN    mpirun command line prefix (default: "mpirun --bind-to none --oversubscribe", plus
+#             --allow-run-as-root when run as root)
 #   PYTHON    python with torch (default: python3)
-# Our tool is expected to print its rate as "<number> samples/s" (the last such figure is taken).
+# Both tools time --repeats runs of --steps steps and report the median run. Our tool is expected to print
+# its rate as "<number> samples/s" (the last such figure is taken).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 UNLEARN="${UNLEARN:-$root/.build/release/unlearn}"
 LAUNCH="${LAUNCH:-mpirun}"
-MPIRUN="${MPIRUN:-mpirun --bind-to none}"
+if [[ -z "${MPIRUN:-}" ]]; then
+  MPIRUN="mpirun --bind-to none --oversubscribe"
+  if [[ "$(id -u)" -eq 0 ]]; then MPIRUN+=" --allow-run-as-root"; fi
+fi
 PYTHON="${PYTHON:-python3}"
 
-model=dcgan28 batch=64 ranks=1 threads=1 steps=20 warmup=3
+model=dcgan28 batch=64 ranks=1 threads=1 steps=20 warmup=3 repeats=3
 usage() {
-  sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -34,6 +38,7 @@ while [[ $# -gt 0 ]]; do
     --threads) threads="$2"; shift 2 ;;
     --steps) steps="$2"; shift 2 ;;
     --warmup) warmup="$2"; shift 2 ;;
+    --repeats) repeats="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "Error: unknown option '$1'" >&2; usage >&2; exit 64 ;;
   esac
@@ -45,7 +50,7 @@ if [[ ! -x "$UNLEARN" ]]; then
 fi
 
 flags=(--model "$model" --global-batch "$batch" --ranks "$ranks" --threads "$threads"
-       --steps "$steps" --warmup "$warmup")
+       --steps "$steps" --warmup "$warmup" --repeats "$repeats")
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "== unlearn bench ${flags[*]}"

@@ -66,7 +66,7 @@ public final class LeakyReLU: Layer {
   }
 }
 
-/// Hyperbolic tangent, PyTorch `nn.Tanh`. Any shape; backward uses the output: `dx = dy · (1 − y²)`.
+/// Hyperbolic tangent, PyTorch `nn.Tanh` (computed by ``fastTanh(_:_:_:)``). Any shape; backward uses the output: `dx = dy · (1 − y²)`.
 public final class Tanh: Layer {
   private var output: Tensor?
   private var dInput: Tensor?
@@ -75,9 +75,7 @@ public final class Tanh: Layer {
   public func forward(_ input: Tensor) -> Tensor {
     let y = Tensor.reuse(output, shape: input.shape)
     output = y
-    let x = input.pointer
-    let o = y.pointer
-    for i in 0..<input.count { o[i] = tanhf(x[i]) }
+    fastTanh(input.pointer, y.pointer, input.count)  // vectorised; within 1.2 ulp (glibc tanhf: 2.1)
     return y
   }
 

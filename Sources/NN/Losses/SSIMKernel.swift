@@ -22,7 +22,7 @@ final class SSIMKernel {
   private var moments: Tensor?
   /// 3 planes H×Wo: vertical Gᵀ of the three partial maps (backward).
   private var columns: Tensor?
-  /// 3 rows of W: horizontal Gᵀ of one row of `columns` (backward).
+  /// Zero-padded copies of one row of each of the three `columns` planes (backward).
   private var lineBuffer: Tensor?
 
   init(windowSize: Int, sigma: Float, k1: Float = 0.01, k2: Float = 0.03, dataRange: Float = 1) {
@@ -57,43 +57,75 @@ final class SSIMKernel {
     let rowPlane = h * wo
     let plane = ho * wo
     taps.withUnsafeBufferPointer { t in
-      // Horizontal pass: each input row → five filtered rows.
+      // Horizontal pass: each input row → five filtered rows. Each output is accumulated in registers over
+      // the taps in order (k = 0, 1, …), the same sums as tap-by-tap accumulation into memory.
       let hx = r.pointer
       let hy = hx + rowPlane
       let hxx = hy + rowPlane
       let hyy = hxx + rowPlane
       let hxy = hyy + rowPlane
-      r.fill(0)
+      let window = self.window
       for i in 0..<h {
         let xr = x + i * w
         let yr = y + i * w
         let o = i * wo
-        for k in 0..<window {
-          let tk = t[k]
-          for q in 0..<wo {
-            let a = xr[q + k]
-            let b = yr[q + k]
+        var q = 0
+        while q + 8 <= wo {
+          var (sx, sy, sxx, syy, sxy) = (Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero)
+          for k in 0..<window {
+            let tk = Lanes(repeating: t[k])
+            let a = Lanes.load(xr + q + k)
+            let b = Lanes.load(yr + q + k)
             let ta = tk * a
             let tb = tk * b
-            hx[o + q] += ta
-            hy[o + q] += tb
-            hxx[o + q] += ta * a
-            hyy[o + q] += tb * b
-            hxy[o + q] += ta * b
+            sx += ta
+            sy += tb
+            sxx += ta * a
+            syy += tb * b
+            sxy += ta * b
           }
+          sx.store(hx + o + q)
+          sy.store(hy + o + q)
+          sxx.store(hxx + o + q)
+          syy.store(hyy + o + q)
+          sxy.store(hxy + o + q)
+          q += 8
+        }
+        while q < wo {
+          var (sx, sy, sxx, syy, sxy): (Float, Float, Float, Float, Float) = (0, 0, 0, 0, 0)
+          for k in 0..<window {
+            let a = xr[q + k]
+            let b = yr[q + k]
+            let ta = t[k] * a
+            let tb = t[k] * b
+            sx += ta
+            sy += tb
+            sxx += ta * a
+            syy += tb * b
+            sxy += ta * b
+          }
+          (hx[o + q], hy[o + q], hxx[o + q], hyy[o + q], hxy[o + q]) = (sx, sy, sxx, syy, sxy)
+          q += 1
         }
       }
-      // Vertical pass over the five planes.
-      m.fill(0)
+      // Vertical pass over the five planes, accumulated the same way.
       for p in 0..<5 {
         let src = r.pointer + p * rowPlane
         let dst = m.pointer + p * plane
         for i in 0..<ho {
           let out = dst + i * wo
-          for k in 0..<window {
-            let tk = t[k]
-            let line = src + (i + k) * wo
-            for q in 0..<wo { out[q] += tk * line[q] }
+          var q = 0
+          while q + 8 <= wo {
+            var acc = Lanes.zero
+            for k in 0..<window { acc += Lanes(repeating: t[k]) * Lanes.load(src + (i + k) * wo + q) }
+            acc.store(out + q)
+            q += 8
+          }
+          while q < wo {
+            var acc: Float = 0
+            for k in 0..<window { acc += t[k] * src[(i + k) * wo + q] }
+            out[q] = acc
+            q += 1
           }
         }
       }
@@ -156,48 +188,81 @@ final class SSIMKernel {
     let rowPlane = h * wo
     let cols = Tensor.reuse(columns, shape: [3, h, wo])
     columns = cols
-    let line = Tensor.reuse(lineBuffer, shape: [3, w])
+    // Three zero-padded rows of wo + 2·(window − 1); cleared per call (the scales have different widths).
+    let line = Tensor.reuse(lineBuffer, shape: [3 * (wo + 2 * (window - 1))])
     lineBuffer = line
-    cols.fill(0)
+    line.fill(0)
     taps.withUnsafeBufferPointer { t in
-      // Vertical transpose: Ho×Wo → H×Wo, scaled by `factor`.
+      // Vertical transpose: Ho×Wo → H×Wo, scaled by `factor`. Output row r gathers input rows i = r − k in
+      // increasing i, the order of row-by-row scatter-accumulation.
+      let window = self.window
       for p in 0..<3 {
         let src = partials + p * plane
         let dst = cols.pointer + p * rowPlane
-        for i in 0..<ho {
-          let inRow = src + i * wo
-          for k in 0..<window {
-            let tk = t[k] * factor
-            let out = dst + (i + k) * wo
-            for q in 0..<wo { out[q] += tk * inRow[q] }
+        for r in 0..<h {
+          let first = max(0, r - window + 1)
+          let last = min(ho - 1, r)
+          let out = dst + r * wo
+          var q = 0
+          while q + 8 <= wo {
+            var acc = Lanes.zero
+            if first <= last {
+              for i in first...last { acc += Lanes(repeating: t[r - i] * factor) * Lanes.load(src + i * wo + q) }
+            }
+            acc.store(out + q)
+            q += 8
+          }
+          while q < wo {
+            var acc: Float = 0
+            if first <= last { for i in first...last { acc += t[r - i] * factor * src[i * wo + q] } }
+            out[q] = acc
+            q += 1
           }
         }
       }
-      // Horizontal transpose row by row, then combine with x and y.
-      let ga = line.pointer
-      let gb = ga + w
-      let gc = gb + w
+      // Horizontal transpose row by row (output column j gathers q = j − k in increasing k, zero padding
+      // outside the row), then combine with x and y.
+      let pad = window - 1
       let ca = cols.pointer
       let cb = ca + rowPlane
       let cc = cb + rowPlane
+      // Padded copies of one row of each map: [pad zeros, wo values, pad zeros] (the zeros stay zero).
+      let pa = line.pointer
+      let pb = pa + wo + 2 * pad
+      let pc = pb + wo + 2 * pad
       for i in 0..<h {
-        line.fill(0)
         let o = i * wo
-        for k in 0..<window {
-          let tk = t[k]
-          for q in 0..<wo {
-            ga[q + k] += tk * ca[o + q]
-            gb[q + k] += tk * cb[o + q]
-            gc[q + k] += tk * cc[o + q]
-          }
-        }
+        (pa + pad).update(from: ca + o, count: wo)
+        (pb + pad).update(from: cb + o, count: wo)
+        (pc + pad).update(from: cc + o, count: wo)
         let xr = x + i * w
         let yr = y + i * w
         let out = dx + i * w
-        if accumulate {
-          for q in 0..<w { out[q] += ga[q] + 2 * xr[q] * gb[q] + yr[q] * gc[q] }
-        } else {
-          for q in 0..<w { out[q] = ga[q] + 2 * xr[q] * gb[q] + yr[q] * gc[q] }
+        var j = 0
+        while j + 8 <= w {
+          var (sa, sb, sc) = (Lanes.zero, Lanes.zero, Lanes.zero)
+          for k in 0..<window {
+            let tk = Lanes(repeating: t[k])
+            // q = j − k, at offset pad + q in the padded rows
+            sa += tk * Lanes.load(pa + pad + j - k)
+            sb += tk * Lanes.load(pb + pad + j - k)
+            sc += tk * Lanes.load(pc + pad + j - k)
+          }
+          let xv = Lanes.load(xr + j), yv = Lanes.load(yr + j)
+          let g = sa + 2 * xv * sb + yv * sc
+          (accumulate ? Lanes.load(out + j) + g : g).store(out + j)
+          j += 8
+        }
+        while j < w {
+          var (sa, sb, sc): (Float, Float, Float) = (0, 0, 0)
+          for k in 0..<window {
+            sa += t[k] * pa[pad + j - k]
+            sb += t[k] * pb[pad + j - k]
+            sc += t[k] * pc[pad + j - k]
+          }
+          let g = sa + 2 * xr[j] * sb + yr[j] * sc
+          out[j] = accumulate ? out[j] + g : g
+          j += 1
         }
       }
     }
@@ -240,5 +305,18 @@ final class SSIMKernel {
         if accumulate { out[c] += g } else { out[c] = g }
       }
     }
+  }
+}
+
+/// Eight float lanes with unaligned loads and stores (the SSIM filters run over unaligned row offsets).
+typealias Lanes = SIMD8<Float>
+
+extension SIMD8 where Scalar == Float {
+  static var zero: SIMD8<Float> { SIMD8(repeating: 0) }
+  @inline(__always) static func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+  }
+  @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: self, as: SIMD8<Float>.self)
   }
 }
