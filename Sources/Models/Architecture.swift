@@ -80,8 +80,15 @@ public struct Architecture: Codable, Equatable, Sendable {
 
   public func validate() throws {
     func need(_ ok: Bool, _ what: String) throws { if !ok { throw ModelError.badArchitecture("\(family): \(what)") } }
-    try need(channels > 0, "channels must be > 0")
-    try need(!widths.isEmpty && widths.allSatisfy { $0 > 0 }, "widths must be non-empty and positive")
+    // Upper bounds keep an absurd file or flag from reaching the allocator (a crash, not an error).
+    let limit = 1 << 16
+    try need(channels > 0 && channels <= 64, "channels must be 1…64, got \(channels)")
+    try need(!widths.isEmpty && widths.count <= 8 && widths.allSatisfy { $0 > 0 && $0 <= limit }, "widths must be 1–8 values in 1…\(limit), got \(widths)")
+    try need((latentDim ?? 1) > 0 && (latentDim ?? 1) <= limit, "latent_dim must be 1…\(limit)")
+    try need((baseSize ?? 1) > 0 && (baseSize ?? 1) <= 64, "base_size must be 1…64")
+    try need((encoderWidths ?? [1]).allSatisfy { $0 > 0 && $0 <= limit } && (encoderWidths ?? []).count <= 8, "encoder_widths must be at most 8 values in 1…\(limit)")
+    try need((imageSize ?? 1) > 0 && (imageSize ?? 1) <= 1024 && (hidden ?? 1) <= limit && (classes ?? 2) <= limit, "image_size ≤ 1024, hidden and classes ≤ \(limit)")
+    try need(outputSize <= 1024, "images of \(outputSize) px are beyond 1024 px")
     switch family {
     case "dcgan":
       try need((latentDim ?? 0) > 0, "latent_dim must be > 0")
