@@ -66,9 +66,10 @@ public final class Attacker {
       for i in 0..<count { for k in 0..<d { z[i * d + k] += Float(s) * u[k] } }
       let lf = try evaluator.label(try evaluator.render(original, z), with: labeler).labels
       let lg = try evaluator.label(try evaluator.render(model, z), with: labeler).labels
-      points.append(.init(
-        step: s, targetRatioOriginal: Double(lf.reduce(0) { $0 + Int($1) }) / Double(count),
-        targetRatio: Double(lg.reduce(0) { $0 + Int($1) }) / Double(count)))
+      points.append(
+        .init(
+          step: s, targetRatioOriginal: Double(lf.reduce(0) { $0 + Int($1) }) / Double(count),
+          targetRatio: Double(lg.reduce(0) { $0 + Int($1) }) / Double(count)))
     }
     return points
   }
@@ -129,7 +130,8 @@ public final class Attacker {
       let out = Tensor(shape: [n, 1])
       for i in 0..<n {
         var best = 0
-        for j in 1..<classifier.classCount where logits[i * classifier.classCount + j] > logits[i * classifier.classCount + best] { best = j }
+        for j in 1..<classifier.classCount
+        where logits[i * classifier.classCount + j] > logits[i * classifier.classCount + best] { best = j }
         out[i] = best == classIndex ? 1 : 0
       }
       return out

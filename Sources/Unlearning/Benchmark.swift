@@ -44,8 +44,10 @@ public struct BenchmarkReport: Codable {
     case model, ranks, steps, repeats
     case samplesPerSecondRuns = "samples_per_second_runs"
     case globalBatch = "global_batch", threadsPerRank = "threads_per_rank", samplesPerSecond = "samples_per_second"
-    case flopsPerStep = "flops_per_step", gflopsPerSecond = "gflops_per_second", sgemmGflopsPerSecond = "sgemm_gflops_per_second"
-    case fractionOfSgemm = "fraction_of_sgemm", phaseSeconds = "phase_seconds", allreduceHiddenFraction = "allreduce_hidden_fraction"
+    case flopsPerStep = "flops_per_step", gflopsPerSecond = "gflops_per_second", sgemmGflopsPerSecond =
+      "sgemm_gflops_per_second"
+    case fractionOfSgemm = "fraction_of_sgemm", phaseSeconds = "phase_seconds", allreduceHiddenFraction =
+      "allreduce_hidden_fraction"
     case peakResidentMegabytes = "peak_resident_megabytes", parameterCount = "parameter_count"
     case kernelMilliseconds = "kernel_milliseconds", allreduceSeconds = "allreduce_seconds"
     case allreduceSecondsPerByte = "allreduce_seconds_per_byte", memoryMegabytes = "memory_megabytes"
@@ -112,7 +114,8 @@ public enum Benchmark {
     config.steps = warmup + steps
     config.model = name
     config.direction = "random"
-    let trainer = try UnlearningTrainer(config: config, source: source, direction: direction, communicator: communicator)
+    let trainer = try UnlearningTrainer(
+      config: config, source: source, direction: direction, communicator: communicator)
     trainer.model.batchBlock = batchBlock
     trainer.model.usesFastPath = fastPath
     trainer.original.usesFastPath = fastPath
@@ -166,10 +169,12 @@ public enum Benchmark {
     return BenchmarkReport(
       model: name, globalBatch: globalBatch, ranks: communicator.size, threadsPerRank: BLASThreads.count, steps: steps,
       repeats: repeats, samplesPerSecond: Double(steps * globalBatch) / elapsed,
-      samplesPerSecondRuns: windows.map { Double(steps * globalBatch) / $0 }, flopsPerStep: flops, gflopsPerSecond: rate,
+      samplesPerSecondRuns: windows.map { Double(steps * globalBatch) / $0 }, flopsPerStep: flops,
+      gflopsPerSecond: rate,
       sgemmGflopsPerSecond: gemmSum[0], fractionOfSgemm: rate / gemmSum[0],
       phaseSeconds: [
-        "sample_and_route": median(\.sample), "original_forward": median(\.originalForward), "model_forward": median(\.modelForward),
+        "sample_and_route": median(\.sample), "original_forward": median(\.originalForward),
+        "model_forward": median(\.modelForward),
         "loss": median(\.loss), "backward": median(\.backward), "allreduce_wait": median(\.allreduceWait),
         "optimizer": median(\.optimizer), "step": median(\.total),
       ],

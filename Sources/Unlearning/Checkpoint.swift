@@ -23,7 +23,8 @@ public enum Checkpoint {
     let file = try HDF5File.create(path)
     try ModelIO.modelFile(architecture: t.source.architecture, networks: networks).write(to: file)
     try OptimizerState.write(t.adam, store: t.store, to: file, group: "/optimizer")
-    try writeRunAttributes(file, step: t.step, worldSize: t.communicator.size, seed: t.config.seed, configJSON: t.config.json)
+    try writeRunAttributes(
+      file, step: t.step, worldSize: t.communicator.size, seed: t.config.seed, configJSON: t.config.json)
     try file.setAttribute("threshold", t.threshold)
     try file.setAttribute("direction", t.config.direction)
     try file.setAttribute("source_model", t.source.path)
@@ -63,14 +64,18 @@ public enum Checkpoint {
     var cols: [[Double]] = []
     for name in columns { cols.append(file.exists("/metrics/\(name)") ? try file.readDoubles("/metrics/\(name)") : []) }
     let rows = cols[0].count
-    guard cols.allSatisfy({ $0.count == rows }) else { throw UsageError("\(path): /metrics columns have different lengths") }
+    guard cols.allSatisfy({ $0.count == rows }) else {
+      throw UsageError("\(path): /metrics columns have different lengths")
+    }
     return (0..<rows).map { r in cols.map { $0[r] } }
   }
 
   public static func header(_ path: String) throws -> Header {
     let f = try HDF5File.open(path)
     guard f.hasAttribute("step"), f.hasAttribute("config"), f.exists("/optimizer") else {
-      throw UsageError("\(path): not a training checkpoint (no step/config attributes or /optimizer); pass it as --model to start a new run from it")
+      throw UsageError(
+        "\(path): not a training checkpoint (no step/config attributes or /optimizer); pass it as --model to start a new run from it"
+      )
     }
     return Header(
       configJSON: try f.stringAttribute("config"), step: Int(try f.int64Attribute("step")),
@@ -86,7 +91,8 @@ extension UnlearningTrainer {
     let header = try Checkpoint.header(path)
     let saved = try ModelIO.load(path)
     guard saved.architecture == source.architecture else {
-      throw UsageError("\(path): architecture \(saved.architecture.json) differs from the model's \(source.architecture.json)")
+      throw UsageError(
+        "\(path): architecture \(saved.architecture.json) differs from the model's \(source.architecture.json)")
     }
     try ModelIO.assign(try saved.requireGenerator().stateDict(), to: model, group: "generator", path: path)
     let f = try HDF5File.open(path)

@@ -94,8 +94,10 @@ public enum Collector {
       scores = labels.map(Float.init)
     default:
       let m = try Distribute.rows(count: count, rowShape: [2], communicator: comm) { rows in
-        labeler.measure(Tensor(viewing: images.pointer + rows.lowerBound * images.count / count,
-                               shape: [rows.count] + g.outputShape, owner: images))
+        labeler.measure(
+          Tensor(
+            viewing: images.pointer + rows.lowerBound * images.count / count,
+            shape: [rows.count] + g.outputShape, owner: images))
       }
       scores = Labeler.scores(m)
       labeler.fixCut(scores: scores)
@@ -105,8 +107,10 @@ public enum Collector {
     if let e = model.encoder {
       e.setMode(.inference)
       encoded = try Distribute.rows(count: count, rowShape: [e.latentDim], communicator: comm) { rows in
-        e.forward(Tensor(viewing: images.pointer + rows.lowerBound * images.count / count,
-                         shape: [rows.count] + g.outputShape, owner: images))
+        e.forward(
+          Tensor(
+            viewing: images.pointer + rows.lowerBound * images.count / count,
+            shape: [rows.count] + g.outputShape, owner: images))
       }
     }
     return Collection(

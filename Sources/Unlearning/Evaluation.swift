@@ -41,9 +41,11 @@ public struct EvaluationReport: Codable, Equatable {
 
   enum CodingKeys: String, CodingKey {
     case count, seed, labeler, cut
-    case targetRatioOriginal = "target_ratio_original", targetRatio = "target_ratio", targetRatioChange = "target_ratio_change"
+    case targetRatioOriginal = "target_ratio_original", targetRatio = "target_ratio", targetRatioChange =
+      "target_ratio_change"
     case targetRatioFloor = "target_ratio_floor"
-    case preservationL1 = "preservation_l1", preservationSSIM = "preservation_ssim", preservationSet = "preservation_set"
+    case preservationL1 = "preservation_l1", preservationSSIM = "preservation_ssim", preservationSet =
+      "preservation_set"
     case preservationCount = "preservation_count"
     case fid, fidOriginal = "fid_original", fidVsOriginal = "fid_vs_original", fidReference = "fid_reference"
     case inceptionScore = "inception_score", inceptionScoreOriginal = "inception_score_original"
@@ -102,7 +104,8 @@ public final class Evaluator {
     classifier: Classifier?, realImages: (Tensor, String)?, direction: FeatureDirection?, threshold: Double? = nil,
     comparisonPNG: String? = nil
   ) throws -> EvaluationReport {
-    let z = LatentSampler(seed: seed, dimension: original.latentDim).latents(stream: LatentStream.evaluation, indices: 0..<count)
+    let z = LatentSampler(seed: seed, dimension: original.latentDim).latents(
+      stream: LatentStream.evaluation, indices: 0..<count)
     let imagesF = try render(original, z)
     let imagesG = try render(model, z)
     let (_, labelsF) = try label(imagesF, with: labeler)
@@ -158,7 +161,8 @@ public final class Evaluator {
     var report = EvaluationReport(
       count: count, seed: seed, labeler: labeler.spec.description, targetRatioOriginal: ratioF, targetRatio: ratioG,
       targetRatioChange: ratioF > 0 ? (ratioG - ratioF) / ratioF : 0, preservationL1: kept > 0 ? l1 / Double(kept) : 0,
-      preservationSSIM: kept > 0 ? ss / Double(kept) : 1, preservationSet: set, preservationCount: kept, cut: labeler.cut)
+      preservationSSIM: kept > 0 ? ss / Double(kept) : 1, preservationSet: set, preservationCount: kept,
+      cut: labeler.cut)
     report.targetRatioFloor = floor
 
     if let c = classifier {

@@ -25,23 +25,37 @@ public struct FeatureDirection: Equatable {
 
   /// Fits the paper's direction on a collection; the threshold is the mean projection u·z over all
   /// collected latents unless `threshold` is given.
-  public static func fit(_ c: Collection, threshold: Double? = nil, source: String = "collection") throws -> FeatureDirection {
+  public static func fit(_ c: Collection, threshold: Double? = nil, source: String = "collection") throws
+    -> FeatureDirection
+  {
     let latents = c.directionLatents
     let (n, d) = (latents.shape[0], latents.shape[1])
     let pos = c.positives, neg = n - pos
-    if pos == 0 { throw UsageError("\(source): the collection has no positive samples; a direction needs both positives and negatives") }
-    if neg == 0 { throw UsageError("\(source): the collection has no negative samples; a direction needs both positives and negatives") }
+    if pos == 0 {
+      throw UsageError(
+        "\(source): the collection has no positive samples; a direction needs both positives and negatives")
+    }
+    if neg == 0 {
+      throw UsageError(
+        "\(source): the collection has no negative samples; a direction needs both positives and negatives")
+    }
     var sumPos = [Double](repeating: 0, count: d), sumNeg = [Double](repeating: 0, count: d)
     for i in 0..<n {
       let row = latents.pointer + i * d
-      if c.labels[i] != 0 { for k in 0..<d { sumPos[k] += Double(row[k]) } } else { for k in 0..<d { sumNeg[k] += Double(row[k]) } }
+      if c.labels[i] != 0 {
+        for k in 0..<d { sumPos[k] += Double(row[k]) }
+      } else {
+        for k in 0..<d { sumNeg[k] += Double(row[k]) }
+      }
     }
     let ze = (0..<d).map { Float(sumPos[$0] / Double(pos) - sumNeg[$0] / Double(neg)) }
     guard ze.allSatisfy(\.isFinite) else { throw UsageError("\(source): latents contain non-finite values") }
     var fd = FeatureDirection(
       direction: ze, threshold: 0, nPositive: pos, nNegative: neg, latentSpace: c.latentSpace,
       labeler: c.labeler, sourceModel: c.sourceModel, thresholdSource: threshold == nil ? "mean_projection" : "user")
-    guard ze.contains(where: { $0 != 0 }) else { throw UsageError("\(source): positive and negative means coincide; the direction is zero") }
+    guard ze.contains(where: { $0 != 0 }) else {
+      throw UsageError("\(source): positive and negative means coincide; the direction is zero")
+    }
     if let t = threshold {
       guard t.isFinite else { throw UsageError("option --threshold: must be a finite number, got \(t)") }
       fd.threshold = t
@@ -78,7 +92,9 @@ public struct FeatureDirection: Equatable {
   public static func read(_ path: String) throws -> FeatureDirection {
     let f = try HDF5File.open(path)
     let v = try f.readFloats("/direction")
-    guard v.shape.count == 1, v.count > 0 else { throw UsageError("\(path): /direction has shape \(v.shape), expected [nz]") }
+    guard v.shape.count == 1, v.count > 0 else {
+      throw UsageError("\(path): /direction has shape \(v.shape), expected [nz]")
+    }
     if let i = v.buffer.firstIndex(where: { !$0.isFinite }) {
       throw UsageError("\(path): /direction: non-finite value \(v[i]) at index \(i)")
     }
@@ -87,7 +103,8 @@ public struct FeatureDirection: Equatable {
     guard t.isFinite else { throw UsageError("\(path): attribute threshold is \(t), expected a finite number") }
     return FeatureDirection(
       direction: v.array, threshold: t, nPositive: Int((try? f.int64Attribute("n_positive")) ?? 0),
-      nNegative: Int((try? f.int64Attribute("n_negative")) ?? 0), latentSpace: (try? f.stringAttribute("latent_space")) ?? "z",
+      nNegative: Int((try? f.int64Attribute("n_negative")) ?? 0),
+      latentSpace: (try? f.stringAttribute("latent_space")) ?? "z",
       labeler: (try? f.stringAttribute("labeler")) ?? "", sourceModel: (try? f.stringAttribute("source_model")) ?? "",
       thresholdSource: (try? f.stringAttribute("threshold_source")) ?? "mean_projection")
   }

@@ -51,7 +51,11 @@ public struct FeatureStatistics {
 
   static func multiply(_ x: [Double], _ y: [Double], _ d: Int) -> [Double] {
     var z = [Double](repeating: 0, count: d * d)
-    for i in 0..<d { for k in 0..<d { let v = x[i * d + k]; if v == 0 { continue }; for j in 0..<d { z[i * d + j] += v * y[k * d + j] } } }
+    for i in 0..<d {
+      for k in 0..<d {
+        let v = x[i * d + k]; if v == 0 { continue }; for j in 0..<d { z[i * d + j] += v * y[k * d + j] }
+      }
+    }
     return z
   }
 }
@@ -100,7 +104,9 @@ public enum SymmetricEigen {
     let (values, v) = decompose(m, n)
     let fv = values.map(f)
     var out = [Double](repeating: 0, count: n * n)
-    for i in 0..<n { for j in 0..<n { var s = 0.0; for k in 0..<n { s += v[i * n + k] * fv[k] * v[j * n + k] }; out[i * n + j] = s } }
+    for i in 0..<n {
+      for j in 0..<n { var s = 0.0; for k in 0..<n { s += v[i * n + k] * fv[k] * v[j * n + k] }; out[i * n + j] = s }
+    }
     return out
   }
 }

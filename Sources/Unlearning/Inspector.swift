@@ -18,14 +18,19 @@ public enum Inspector {
         out += "  generates \(arch.channels)×\(side)×\(side) images from \(arch.latentDim ?? 0)-d latents\n"
       }
     }
-    for name in try f.attributeNames(of: "/").sorted() where !["format", "format_version", "architecture", "config"].contains(name) {
+    for name in try f.attributeNames(of: "/").sorted()
+    where !["format", "format_version", "architecture", "config"].contains(name) {
       out += "  \(name) = \(attributeText(f, name, of: "/"))\n"
     }
     if f.hasAttribute("config") { out += "  config = \((try? f.stringAttribute("config")) ?? "")\n" }
     if f.exists("/metrics/step") {
       let steps = try f.readDoubles("/metrics/step")
-      if !steps.isEmpty, let loss = try? f.readDoubles("/metrics/loss"), let frac = try? f.readDoubles("/metrics/fraction_positive") {
-        out += String(format: "  metrics: %d steps logged; last step %d: loss %.4f, routed %.2f\n", steps.count, Int(steps.last!), loss.last!, frac.last!)
+      if !steps.isEmpty, let loss = try? f.readDoubles("/metrics/loss"),
+        let frac = try? f.readDoubles("/metrics/fraction_positive")
+      {
+        out += String(
+          format: "  metrics: %d steps logged; last step %d: loss %.4f, routed %.2f\n", steps.count, Int(steps.last!),
+          loss.last!, frac.last!)
       }
     }
     out += try tree(f, "/", indent: "  ", listAll: listAll)

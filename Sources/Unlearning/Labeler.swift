@@ -23,11 +23,14 @@ public enum LabelerSpec: Equatable, CustomStringConvertible {
   public static func parse(_ spec: String) throws -> LabelerSpec {
     let parts = spec.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
     func bad(_ why: String) -> UsageError {
-      UsageError("option --labeler \"\(spec)\": \(why) (expected classifier:PATH:class=K, attribute:NAME:top=F, attribute:NAME:min=V or ids:FILE)")
+      UsageError(
+        "option --labeler \"\(spec)\": \(why) (expected classifier:PATH:class=K, attribute:NAME:top=F, attribute:NAME:min=V or ids:FILE)"
+      )
     }
     switch parts.first {
     case "classifier":
-      guard parts.count >= 3, let last = parts.last, last.hasPrefix("class="), let k = Int(last.dropFirst(6)), k >= 0 else {
+      guard parts.count >= 3, let last = parts.last, last.hasPrefix("class="), let k = Int(last.dropFirst(6)), k >= 0
+      else {
         throw bad("classifier labeler needs a path and class=K")
       }
       let path = parts[1..<(parts.count - 1)].joined(separator: ":")
@@ -149,7 +152,9 @@ public final class Labeler {
   /// `#` starts a comment.
   public static func readIDs(_ path: String, count: Int) throws -> [UInt8] {
     guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-      throw UsageError("\(path): cannot read the ids file (write the numbers of the contact-sheet images that show the feature into it)")
+      throw UsageError(
+        "\(path): cannot read the ids file (write the numbers of the contact-sheet images that show the feature into it)"
+      )
     }
     var labels = [UInt8](repeating: 0, count: count)
     for line in text.split(whereSeparator: \.isNewline) {

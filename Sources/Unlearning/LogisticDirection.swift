@@ -17,7 +17,8 @@ extension FeatureDirection {
     let (n, d) = (latents.shape[0], latents.shape[1])
     let pos = c.positives, neg = n - pos
     if pos == 0 || neg == 0 {
-      throw UsageError("\(source): the collection has \(pos) positive and \(neg) negative samples; a direction needs both")
+      throw UsageError(
+        "\(source): the collection has \(pos) positive and \(neg) negative samples; a direction needs both")
     }
     if let r = recall, !(r > 0 && r < 1) { throw UsageError("option --recall: must be between 0 and 1, got \(r)") }
     // Balanced weights: each class contributes half of the total weight.
@@ -62,7 +63,8 @@ extension FeatureDirection {
       latentSpace: c.latentSpace, labeler: c.labeler, sourceModel: c.sourceModel, thresholdSource: "logistic_boundary")
     if let r = recall {
       let u = fd.unit
-      let projections = (0..<n).filter { c.labels[$0] != 0 }.map { fd.project(latents.pointer + $0 * d, unit: u) }.sorted()
+      let projections = (0..<n).filter { c.labels[$0] != 0 }.map { fd.project(latents.pointer + $0 * d, unit: u) }
+        .sorted()
       let k = min(projections.count - 1, max(0, Int((Double(projections.count) * (1 - r)).rounded(.down))))
       fd.threshold = projections[k]
       fd.thresholdSource = "logistic_recall_\(r)"

@@ -28,12 +28,16 @@ public final class LoadedModel {
 
   /// The generator, or an error naming the file when it has none.
   public func requireGenerator() throws -> DCGANGenerator {
-    guard let g = generator else { throw UsageError("\(path): no /generator group (architecture family \"\(architecture.family)\")") }
+    guard let g = generator else {
+      throw UsageError("\(path): no /generator group (architecture family \"\(architecture.family)\")")
+    }
     return g
   }
 
   public func requireClassifier() throws -> Classifier {
-    guard let c = classifier else { throw UsageError("\(path): no /classifier group (architecture family \"\(architecture.family)\")") }
+    guard let c = classifier else {
+      throw UsageError("\(path): no /classifier group (architecture family \"\(architecture.family)\")")
+    }
     return c
   }
 
@@ -52,7 +56,9 @@ public final class LoadedModel {
 public enum ModelIO {
   /// Fresh networks for an architecture, initialised from `seed` (DCGAN init for GANs and VAE decoders,
   /// PyTorch's default elsewhere).
-  public static func build(_ a: Architecture, seed: UInt64, withDiscriminator: Bool = true, path: String = "<new>") -> LoadedModel {
+  public static func build(_ a: Architecture, seed: UInt64, withDiscriminator: Bool = true, path: String = "<new>")
+    -> LoadedModel
+  {
     switch a.family {
     case "dcgan":
       let g = DCGANGenerator(a)
@@ -82,10 +88,13 @@ public enum ModelIO {
     let m = build(a, seed: 0, withDiscriminator: file.groups["discriminator"] != nil, path: path)
     let expected = Set(m.networks.map(\.0))
     for (name, layer) in m.networks {
-      guard let dict = file.groups[name] else { throw UsageError("\(path): missing group /\(name) required by architecture family \"\(a.family)\"") }
+      guard let dict = file.groups[name] else {
+        throw UsageError("\(path): missing group /\(name) required by architecture family \"\(a.family)\"")
+      }
       try assign(dict, to: layer, group: name, path: path)
     }
-    for g in file.groups.keys where !expected.contains(g) && !["optimizer", "metrics", "discriminator_optimizer"].contains(g) {
+    for g in file.groups.keys
+    where !expected.contains(g) && !["optimizer", "metrics", "discriminator_optimizer"].contains(g) {
       throw UsageError("\(path): unexpected group /\(g) for architecture family \"\(a.family)\"")
     }
     return m

@@ -11,13 +11,17 @@ public enum OptimizerState {
     try file.createGroup("\(group)/v")
     try file.write([Int64(adam.stepCount)], shape: [], to: "\(group)/step")
     for e in store.entries {
-      try file.write(Tensor(viewing: adam.m.pointer + e.offset, shape: e.shape, owner: adam.m), to: "\(group)/m/\(e.name)")
-      try file.write(Tensor(viewing: adam.v.pointer + e.offset, shape: e.shape, owner: adam.v), to: "\(group)/v/\(e.name)")
+      try file.write(
+        Tensor(viewing: adam.m.pointer + e.offset, shape: e.shape, owner: adam.m), to: "\(group)/m/\(e.name)")
+      try file.write(
+        Tensor(viewing: adam.v.pointer + e.offset, shape: e.shape, owner: adam.v), to: "\(group)/v/\(e.name)")
     }
   }
 
   /// Restores m, v and the step count into `adam` for the parameters of `store`.
-  public static func read(into adam: Adam, store: ParameterStore, from file: HDF5File, group: String, path: String) throws {
+  public static func read(into adam: Adam, store: ParameterStore, from file: HDF5File, group: String, path: String)
+    throws
+  {
     guard file.exists("\(group)/step") else { throw UsageError("\(path): no optimizer state \(group)/step") }
     for e in store.entries {
       for (name, dst) in [("m", adam.m), ("v", adam.v)] {

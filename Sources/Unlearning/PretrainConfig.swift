@@ -58,11 +58,15 @@ public struct PretrainConfig: Codable, Equatable {
 
   public func validate() throws {
     func bad(_ key: String, _ why: String) -> UsageError { UsageError("config key \"\(key)\": \(why)") }
-    if !["gan", "vae", "classifier"].contains(kind) { throw bad("kind", "must be gan, vae or classifier, got \"\(kind)\"") }
+    if !["gan", "vae", "classifier"].contains(kind) {
+      throw bad("kind", "must be gan, vae or classifier, got \"\(kind)\"")
+    }
     if steps < 0 { throw bad("steps", "must be ≥ 0, got \(steps)") }
     if globalBatch <= 0 { throw bad("global_batch", "must be > 0, got \(globalBatch)") }
     if trainCount <= 0 { throw bad("train_count", "must be > 0, got \(trainCount)") }
-    if !(learningRate > 0) || !learningRate.isFinite { throw bad("learning_rate", "must be a finite number > 0, got \(learningRate)") }
+    if !(learningRate > 0) || !learningRate.isFinite {
+      throw bad("learning_rate", "must be a finite number > 0, got \(learningRate)")
+    }
     if !(0..<1).contains(beta1) { throw bad("beta1", "must be in [0, 1), got \(beta1)") }
     if !(0..<1).contains(beta2) { throw bad("beta2", "must be in [0, 1), got \(beta2)") }
     if !(vaeSigma > 0) { throw bad("vae_sigma", "must be > 0, got \(vaeSigma)") }

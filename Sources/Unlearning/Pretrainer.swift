@@ -35,11 +35,15 @@ public final class Pretrainer {
     let arch = try Pretrainer.architecture(config.architecture)
     let wantedFamily = ["gan": "dcgan", "vae": "vae", "classifier": "classifier"][config.kind]!
     guard arch.family == wantedFamily else {
-      throw UsageError("config key \"architecture\": pretrain \(config.kind) needs a \(wantedFamily) architecture, got family \"\(arch.family)\"")
+      throw UsageError(
+        "config key \"architecture\": pretrain \(config.kind) needs a \(wantedFamily) architecture, got family \"\(arch.family)\""
+      )
     }
     let side = data.images.shape[2], channels = data.images.shape[1]
     guard arch.outputSize == side, arch.channels == channels else {
-      throw UsageError("\(config.images): images are \(channels)×\(side)×\(data.images.shape[3]), architecture makes \(arch.channels)×\(arch.outputSize)×\(arch.outputSize)")
+      throw UsageError(
+        "\(config.images): images are \(channels)×\(side)×\(data.images.shape[3]), architecture makes \(arch.channels)×\(arch.outputSize)×\(arch.outputSize)"
+      )
     }
     trainCount = min(config.trainCount, data.count)
     if config.globalBatch < communicator.size {
@@ -52,22 +56,34 @@ public final class Pretrainer {
       let nets: [(String, Layer)] = [("generator", model.generator!), ("discriminator", model.discriminator!)]
       for (name, net) in nets {
         let s = ParameterStore(net.namedParameters())
-        parts.append((name, s, Adam(count: s.count, learningRate: config.learningRate, beta1: config.beta1, beta2: config.beta2)))
+        parts.append(
+          (name, s, Adam(count: s.count, learningRate: config.learningRate, beta1: config.beta1, beta2: config.beta2)))
       }
     case "vae":
       columns = ["step", "loss", "recon", "kl"]
-      let s = ParameterStore(model.encoder!.namedParameters(prefix: "encoder.") + model.generator!.namedParameters(prefix: "generator."))
-      parts = [("vae", s, Adam(count: s.count, learningRate: config.learningRate, beta1: config.beta1, beta2: config.beta2))]
+      let s = ParameterStore(
+        model.encoder!.namedParameters(prefix: "encoder.") + model.generator!.namedParameters(prefix: "generator."))
+      parts = [
+        ("vae", s, Adam(count: s.count, learningRate: config.learningRate, beta1: config.beta1, beta2: config.beta2))
+      ]
       model.generator!.needsInputGradient = true
     default:
       columns = ["step", "loss", "accuracy"]
       let s = ParameterStore(model.classifier!.namedParameters())
-      parts = [("classifier", s, Adam(count: s.count, learningRate: config.learningRate, beta1: config.beta1, beta2: config.beta2))]
+      parts = [
+        (
+          "classifier", s,
+          Adam(count: s.count, learningRate: config.learningRate, beta1: config.beta1, beta2: config.beta2)
+        )
+      ]
     }
     watchdog = Watchdog(rank: communicator.rank, timeout: config.watchdogSeconds)
     // SyncBatchNorm: sum per-channel statistics over ranks.
     if communicator.size > 1 {
-      for (_, net) in model.networks { Pretrainer.syncBatchNorm(net, communicator: communicator, watchdog: watchdog, step: { [unowned self] in self.step }) }
+      for (_, net) in model.networks {
+        Pretrainer.syncBatchNorm(
+          net, communicator: communicator, watchdog: watchdog, step: { [unowned self] in self.step })
+      }
     }
     for (_, net) in model.networks { net.setMode(.training) }
   }
@@ -76,13 +92,19 @@ public final class Pretrainer {
   public static func architecture(_ spec: String) throws -> Architecture {
     if let a = Architecture.presets[spec] { return a }
     if spec.trimmingCharacters(in: .whitespaces).hasPrefix("{") { return try Architecture.parse(spec) }
-    throw UsageError("config key \"architecture\": \"\(spec)\" is neither a preset (\(Architecture.presets.keys.sorted().joined(separator: ", "))) nor JSON")
+    throw UsageError(
+      "config key \"architecture\": \"\(spec)\" is neither a preset (\(Architecture.presets.keys.sorted().joined(separator: ", "))) nor JSON"
+    )
   }
 
   static func syncBatchNorm(_ layer: Layer, communicator: Communicator, watchdog: Watchdog, step: @escaping () -> Int) {
     if let bn = layer as? BatchNorm2d {
       bn.statisticsReducer = { buf in
-        do { try watchdog.guarding("batchnorm statistics allreduce", step: step() + 1) { try communicator.allreduceSum(buf) } } catch {
+        do {
+          try watchdog.guarding("batchnorm statistics allreduce", step: step() + 1) {
+            try communicator.allreduceSum(buf)
+          }
+        } catch {
           communicator.abort(message: "batchnorm statistics allreduce failed: \(error)", code: 1)
         }
       }
@@ -126,7 +148,9 @@ public final class Pretrainer {
 
   func sumOverRanks(_ values: [Double]) throws -> [Double] {
     var v = values
-    try v.withUnsafeMutableBufferPointer { b in try watchdog.guarding("metrics allreduce", step: step + 1) { try communicator.allreduceSum(b) } }
+    try v.withUnsafeMutableBufferPointer { b in
+      try watchdog.guarding("metrics allreduce", step: step + 1) { try communicator.allreduceSum(b) }
+    }
     return v
   }
 
@@ -153,7 +177,9 @@ public final class Pretrainer {
     let (gp, dp) = (parts[0], parts[1])
     let (x, _, mine) = localBatch(step: step)
     let n = mine.count, b = Float(config.globalBatch)
-    let z = LatentSampler(seed: config.seed, dimension: g.latentDim).latents(stream: LatentStream.pretraining, indices: (step * config.globalBatch + mine.lowerBound)..<(step * config.globalBatch + mine.upperBound))
+    let z = LatentSampler(seed: config.seed, dimension: g.latentDim).latents(
+      stream: LatentStream.pretraining,
+      indices: (step * config.globalBatch + mine.lowerBound)..<(step * config.globalBatch + mine.upperBound))
     let fakeImages = Tensor.reuse(fake, shape: [n] + g.outputShape)
     fake = fakeImages
     fakeImages.copy(from: g.forward(z))
@@ -198,7 +224,9 @@ public final class Pretrainer {
     let n = mine.count, nz = e.latentDim, b = Float(config.globalBatch)
     p.store.zeroGradients()
     let mu = e.forward(x), lv = e.lastLogVariance
-    let eps = LatentSampler(seed: config.seed, dimension: nz).latents(stream: LatentStream.pretraining, indices: (step * config.globalBatch + mine.lowerBound)..<(step * config.globalBatch + mine.upperBound))
+    let eps = LatentSampler(seed: config.seed, dimension: nz).latents(
+      stream: LatentStream.pretraining,
+      indices: (step * config.globalBatch + mine.lowerBound)..<(step * config.globalBatch + mine.upperBound))
     let z = Tensor(shape: [n, nz])
     for i in 0..<(n * nz) { z[i] = mu[i] + exp(0.5 * lv[i]) * eps[i] }
     let xhat = g.forward(z)
@@ -270,7 +298,9 @@ public final class Pretrainer {
         }
         progress.update(step, text, samples: samples)
       }
-      if config.checkpointEvery > 0 && step % config.checkpointEvery == 0 && step < config.steps { try writeCheckpoint() }
+      if config.checkpointEvery > 0 && step % config.checkpointEvery == 0 && step < config.steps {
+        try writeCheckpoint()
+      }
     }
     try writeCheckpoint()
     if root {
@@ -285,9 +315,10 @@ public final class Pretrainer {
 
   func jsonLine(_ row: [Double]) -> String {
     // Non-finite values as strings ("nan", "inf"): JSON has no literal for them.
-    "{" + zip(columns, row).map { name, v in
-      "\"\(name)\": " + (name == "step" ? String(Int(v)) : v.isFinite ? String(v) : "\"\(v)\"")
-    }.joined(separator: ", ") + "}\n"
+    "{"
+      + zip(columns, row).map { name, v in
+        "\"\(name)\": " + (name == "step" ? String(Int(v)) : v.isFinite ? String(v) : "\"\(v)\"")
+      }.joined(separator: ", ") + "}\n"
   }
 
   public var checkpointPath: String { (config.out as NSString).appendingPathComponent("latest.h5") }
@@ -301,7 +332,8 @@ public final class Pretrainer {
         let file = try HDF5File.create(checkpointPath)
         try ModelIO.modelFile(architecture: model.architecture, networks: model.networks).write(to: file)
         for p in parts { try OptimizerState.write(p.adam, store: p.store, to: file, group: "/optimizer/\(p.name)") }
-        try Checkpoint.writeRunAttributes(file, step: step, worldSize: communicator.size, seed: config.seed, configJSON: config.json)
+        try Checkpoint.writeRunAttributes(
+          file, step: step, worldSize: communicator.size, seed: config.seed, configJSON: config.json)
         try Checkpoint.writeMetrics(history, columns: columns, to: file)
         try file.commit()
       } catch { message = "\(error)" }
@@ -320,7 +352,9 @@ public final class Pretrainer {
       try ModelIO.assign(dict, to: net, group: name, path: path)
     }
     let f = try HDF5File.open(path)
-    for p in parts { try OptimizerState.read(into: p.adam, store: p.store, from: f, group: "/optimizer/\(p.name)", path: path) }
+    for p in parts {
+      try OptimizerState.read(into: p.adam, store: p.store, from: f, group: "/optimizer/\(p.name)", path: path)
+    }
     history = try Checkpoint.readMetrics(f, columns: columns, path: path)
     step = header.step
   }
@@ -332,7 +366,9 @@ public final class Pretrainer {
     defer { c.setMode(.training) }
     let n = data.count - trainCount, per = data.images.count / data.count
     let hits = try Distribute.rows(count: n, rowShape: [1], communicator: communicator) { r in
-      let x = Tensor(viewing: data.images.pointer + (trainCount + r.lowerBound) * per, shape: [r.count] + Array(data.images.shape.dropFirst()), owner: data.images)
+      let x = Tensor(
+        viewing: data.images.pointer + (trainCount + r.lowerBound) * per,
+        shape: [r.count] + Array(data.images.shape.dropFirst()), owner: data.images)
       let logits = c.forward(x)
       let k = logits.shape[1]
       let out = Tensor(shape: [r.count, 1])

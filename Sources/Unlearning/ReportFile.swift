@@ -9,7 +9,11 @@ public enum ReportFile {
     try f.setAttribute("json", json)
     if let obj = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] {
       for (k, v) in obj.sorted(by: { $0.key < $1.key }) {
-        if let s = v as? String { try f.setAttribute(k, s) } else if let n = v as? NSNumber { try f.setAttribute(k, n.doubleValue) }
+        if let s = v as? String {
+          try f.setAttribute(k, s)
+        } else if let n = v as? NSNumber {
+          try f.setAttribute(k, n.doubleValue)
+        }
       }
     }
     try f.commit()

@@ -59,7 +59,8 @@ public enum Distribute {
     while start < mine.upperBound {
       let end = min(start + chunk, mine.upperBound)
       let y = try body(start..<end)
-      precondition(y.count == (end - start) * rowSize, "row function returned \(y.shape) for \(end - start) rows of \(rowShape)")
+      precondition(
+        y.count == (end - start) * rowSize, "row function returned \(y.shape) for \(end - start) rows of \(rowShape)")
       (out.pointer + start * rowSize).update(from: y.pointer, count: y.count)
       start = end
     }

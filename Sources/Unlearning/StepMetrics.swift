@@ -36,7 +36,9 @@ public struct StepMetrics: Equatable, Codable {
   }
 
   /// Column names of the `/metrics` table in checkpoints.
-  public static let columns = ["step", "loss", "loss_recon", "loss_unlearn", "loss_percep", "fraction_positive", "seconds", "skipped"]
+  public static let columns = [
+    "step", "loss", "loss_recon", "loss_unlearn", "loss_percep", "fraction_positive", "seconds", "skipped",
+  ]
 
   public var row: [Double] {
     [Double(step), loss, lossRecon, lossUnlearn, lossPercep, fractionPositive, seconds, skipped ? 1 : 0]
@@ -53,7 +55,10 @@ public struct StepMetrics: Equatable, Codable {
     skipped = row[7] != 0
   }
 
-  public init(step: Int, loss: Double, lossRecon: Double, lossUnlearn: Double, lossPercep: Double, fractionPositive: Double, seconds: Double, skipped: Bool) {
+  public init(
+    step: Int, loss: Double, lossRecon: Double, lossUnlearn: Double, lossPercep: Double, fractionPositive: Double,
+    seconds: Double, skipped: Bool
+  ) {
     self.step = step
     self.loss = loss
     self.lossRecon = lossRecon

@@ -84,19 +84,27 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     func bad(_ key: String, _ why: String) -> UsageError { UsageError("config key \"\(key)\": \(why)") }
     if steps < 0 { throw bad("steps", "must be ≥ 0, got \(steps)") }
     if globalBatch <= 0 { throw bad("global_batch", "must be > 0, got \(globalBatch)") }
-    if !(learningRate > 0) || !learningRate.isFinite { throw bad("learning_rate", "must be a finite number > 0, got \(learningRate)") }
+    if !(learningRate > 0) || !learningRate.isFinite {
+      throw bad("learning_rate", "must be a finite number > 0, got \(learningRate)")
+    }
     if !(0..<1).contains(beta1) { throw bad("beta1", "must be in [0, 1), got \(beta1)") }
     if !(0..<1).contains(beta2) { throw bad("beta2", "must be in [0, 1), got \(beta2)") }
     if !(alpha >= 0) || !alpha.isFinite { throw bad("alpha", "must be a finite number ≥ 0, got \(alpha)") }
     if !["l1", "mse"].contains(distance) { throw bad("distance", "must be \"l1\" or \"mse\", got \"\(distance)\"") }
-    if !["ms-ssim", "none"].contains(perceptual) { throw bad("perceptual", "must be \"ms-ssim\" or \"none\", got \"\(perceptual)\"") }
+    if !["ms-ssim", "none"].contains(perceptual) {
+      throw bad("perceptual", "must be \"ms-ssim\" or \"none\", got \"\(perceptual)\"")
+    }
     if !(0...5).contains(msSsimScales) { throw bad("ms_ssim_scales", "must be 0 (auto) to 5, got \(msSsimScales)") }
-    if msSsimWindow < 3 || msSsimWindow % 2 == 0 { throw bad("ms_ssim_window", "must be odd and ≥ 3, got \(msSsimWindow)") }
+    if msSsimWindow < 3 || msSsimWindow % 2 == 0 {
+      throw bad("ms_ssim_window", "must be odd and ≥ 3, got \(msSsimWindow)")
+    }
     if !(msSsimSigma > 0) { throw bad("ms_ssim_sigma", "must be > 0, got \(msSsimSigma)") }
     if let t = threshold, !t.isFinite { throw bad("threshold", "must be a finite number, got \(t)") }
     if checkpointEvery < 0 { throw bad("checkpoint_every", "must be ≥ 0, got \(checkpointEvery)") }
     if logEvery <= 0 { throw bad("log_every", "must be > 0, got \(logEvery)") }
-    if !["stop", "skip"].contains(onNonfinite) { throw bad("on_nonfinite", "must be \"stop\" or \"skip\", got \"\(onNonfinite)\"") }
+    if !["stop", "skip"].contains(onNonfinite) {
+      throw bad("on_nonfinite", "must be \"stop\" or \"skip\", got \"\(onNonfinite)\"")
+    }
     if !(bucketMegabytes > 0) { throw bad("bucket_megabytes", "must be > 0, got \(bucketMegabytes)") }
     if !(watchdogSeconds > 0) { throw bad("watchdog_seconds", "must be > 0, got \(watchdogSeconds)") }
   }
@@ -120,17 +128,23 @@ public enum ConfigLoader {
     do { object = try JSONSerialization.jsonObject(with: data) } catch {
       throw UsageError("\(source): not valid JSON (\(error.localizedDescription))")
     }
-    guard let dict = object as? [String: Any] else { throw UsageError("\(source): expected a JSON object at the top level") }
+    guard let dict = object as? [String: Any] else {
+      throw UsageError("\(source): expected a JSON object at the top level")
+    }
     for key in dict.keys.sorted() where !knownKeys.contains(key) {
       let hint = nearest(key, in: knownKeys).map { "; did you mean \"\($0)\"?" } ?? ""
       throw UsageError("\(source): unknown key \"\(key)\"\(hint)")
     }
     do { return try JSONDecoder().decode(T.self, from: data) } catch let DecodingError.typeMismatch(t, ctx) {
-      throw UsageError("\(source): key \"\(ctx.codingPath.map(\.stringValue).joined(separator: "."))\": expected \(describe(t))")
+      throw UsageError(
+        "\(source): key \"\(ctx.codingPath.map(\.stringValue).joined(separator: "."))\": expected \(describe(t))")
     } catch let DecodingError.dataCorrupted(ctx) {
-      throw UsageError("\(source): key \"\(ctx.codingPath.map(\.stringValue).joined(separator: "."))\": \(ctx.debugDescription)")
+      throw UsageError(
+        "\(source): key \"\(ctx.codingPath.map(\.stringValue).joined(separator: "."))\": \(ctx.debugDescription)")
     } catch let DecodingError.valueNotFound(t, ctx) {
-      throw UsageError("\(source): key \"\(ctx.codingPath.map(\.stringValue).joined(separator: "."))\": expected \(describe(t)), got null")
+      throw UsageError(
+        "\(source): key \"\(ctx.codingPath.map(\.stringValue).joined(separator: "."))\": expected \(describe(t)), got null"
+      )
     }
   }
 
@@ -155,7 +169,8 @@ public enum ConfigLoader {
   /// Applies `key=value` overrides (from flags) on top of a JSON object, then decodes. Values are parsed as
   /// JSON when possible (numbers, null), else taken as strings.
   public static func merge<T: Decodable>(
-    _ type: T.Type, base: Data?, overrides: [(key: String, value: String, flag: String)], knownKeys: [String], source: String
+    _ type: T.Type, base: Data?, overrides: [(key: String, value: String, flag: String)], knownKeys: [String],
+    source: String
   ) throws -> T {
     var dict: [String: Any] = [:]
     if let base {
@@ -166,7 +181,9 @@ public enum ConfigLoader {
       _ = try decode(T.self, from: base, knownKeys: knownKeys, source: source)  // report file errors by file name
     }
     for o in overrides {
-      if let v = try? JSONSerialization.jsonObject(with: Data(o.value.utf8), options: [.fragmentsAllowed]), !(v is [Any]), !(v is [String: Any]) {
+      if let v = try? JSONSerialization.jsonObject(with: Data(o.value.utf8), options: [.fragmentsAllowed]),
+        !(v is [Any]), !(v is [String: Any])
+      {
         dict[o.key] = v
       } else {
         dict[o.key] = o.value
@@ -178,7 +195,8 @@ public enum ConfigLoader {
     } catch let e as UsageError {
       // Name the flag when the bad key came from one.
       for o in overrides where e.message.contains("\"\(o.key)\"") {
-        throw UsageError("option \(o.flag): " + e.message.replacingOccurrences(of: "options: key \"\(o.key)\": ", with: ""))
+        throw UsageError(
+          "option \(o.flag): " + e.message.replacingOccurrences(of: "options: key \"\(o.key)\": ", with: ""))
       }
       throw e
     }

@@ -64,7 +64,8 @@ public final class UnlearningTrainer {
   /// - Parameters:
   ///   - config: the run (validated here).
   ///   - source: the pretrained model; its generator becomes f (frozen) and a copy becomes g.
-  public init(config: TrainConfig, source: LoadedModel, direction: FeatureDirection, communicator: Communicator) throws {
+  public init(config: TrainConfig, source: LoadedModel, direction: FeatureDirection, communicator: Communicator) throws
+  {
     try config.validate()
     self.config = config
     self.communicator = communicator
@@ -72,10 +73,14 @@ public final class UnlearningTrainer {
     self.direction = direction
     original = try source.requireGenerator()
     if direction.direction.count != original.latentDim {
-      throw UsageError("direction \(config.direction): length \(direction.direction.count) ≠ latent size \(original.latentDim) of \(source.path)")
+      throw UsageError(
+        "direction \(config.direction): length \(direction.direction.count) ≠ latent size \(original.latentDim) of \(source.path)"
+      )
     }
     if config.globalBatch < communicator.size {
-      throw UsageError("option --global-batch: \(config.globalBatch) is smaller than the \(communicator.size) ranks; every rank needs at least one latent")
+      throw UsageError(
+        "option --global-batch: \(config.globalBatch) is smaller than the \(communicator.size) ranks; every rank needs at least one latent"
+      )
     }
     model = DCGANGenerator(source.architecture)
     try ModelIO.assign(original.stateDict(), to: model, group: "generator", path: source.path)
@@ -127,7 +132,9 @@ public final class UnlearningTrainer {
       var smallest = side
       for _ in 1..<scales { smallest = (smallest + 1) / 2 }
       if smallest < config.msSsimWindow {
-        throw UsageError("config key \"ms_ssim_scales\": \(scales) scales shrink \(side)-px images to \(smallest) px, below the \(config.msSsimWindow)-px window")
+        throw UsageError(
+          "config key \"ms_ssim_scales\": \(scales) scales shrink \(side)-px images to \(smallest) px, below the \(config.msSsimWindow)-px window"
+        )
       }
       perceptual = MSSSIMLoss(scales: scales, windowSize: config.msSsimWindow, sigma: Float(config.msSsimSigma))
     } else {
@@ -250,11 +257,15 @@ public final class UnlearningTrainer {
       let m = try runStep()
       samples += config.globalBatch
       if root {
-        if m.skipped { log("step \(m.step): non-finite loss or gradient on some rank; step skipped (on_nonfinite = skip)") }
+        if m.skipped {
+          log("step \(m.step): non-finite loss or gradient on some rank; step skipped (on_nonfinite = skip)")
+        }
         if m.step % config.logEvery == 0 || m.step == config.steps { try appendLine(m.jsonLine, to: metricsPath) }
         progress.update(
           step,
-          String(format: "L_recon %.4f  L_unlearn %.4f  L_percep %.4f  routed %.2f", m.lossRecon, m.lossUnlearn, m.lossPercep, m.fractionPositive),
+          String(
+            format: "L_recon %.4f  L_unlearn %.4f  L_percep %.4f  routed %.2f", m.lossRecon, m.lossUnlearn,
+            m.lossPercep, m.fractionPositive),
           samples: samples)
       }
       if config.checkpointEvery > 0 && step % config.checkpointEvery == 0 && step < config.steps {
@@ -279,7 +290,9 @@ public final class UnlearningTrainer {
       }
     }
     let anyFailed = try watchdog.guarding("checkpoint agreement", step: step) { try communicator.agree(failed) }
-    if anyFailed { throw TrainingError.checkpointFailed(path: checkpointPath, reason: message.isEmpty ? "failed on rank 0" : message) }
+    if anyFailed {
+      throw TrainingError.checkpointFailed(path: checkpointPath, reason: message.isEmpty ? "failed on rank 0" : message)
+    }
   }
 
   /// Deletes `latest.h5.tmp-PID` / `metrics.jsonl.tmp-PID` files in the output folder whose writer is gone
@@ -319,7 +332,8 @@ public enum TrainingError: Error, CustomStringConvertible {
   public var description: String {
     switch self {
     case .nonfinite(let s):
-      return "step \(s): non-finite loss or gradient; stopping (set on_nonfinite to \"skip\" to skip such steps). The last checkpoint is intact."
+      return
+        "step \(s): non-finite loss or gradient; stopping (set on_nonfinite to \"skip\" to skip such steps). The last checkpoint is intact."
     case .checkpointFailed(let p, let r): return "\(p): writing the checkpoint failed: \(r)"
     }
   }

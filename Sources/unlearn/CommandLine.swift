@@ -64,8 +64,12 @@ final class Arguments {
           flags.insert(name)
         } else {
           let v: String
-          if let inline { v = inline } else {
-            guard i + 1 < argv.count else { throw CommandLineError(message: "option '--\(name)' needs a value \(opt.value!)") }
+          if let inline {
+            v = inline
+          } else {
+            guard i + 1 < argv.count else {
+              throw CommandLineError(message: "option '--\(name)' needs a value \(opt.value!)")
+            }
             i += 1
             v = argv[i]
           }
@@ -93,7 +97,9 @@ final class Arguments {
   func string(_ name: String) -> String? { values[name] ?? command.options.first { $0.name == name }?.defaultValue }
 
   func required(_ name: String) throws -> String {
-    guard let v = string(name), !v.isEmpty else { throw CommandLineError(message: "missing required option '--\(name)'") }
+    guard let v = string(name), !v.isEmpty else {
+      throw CommandLineError(message: "missing required option '--\(name)'")
+    }
     return v
   }
 
@@ -106,13 +112,17 @@ final class Arguments {
 
   func double(_ name: String) throws -> Double? {
     guard let s = string(name) else { return nil }
-    guard let v = Double(s), v.isFinite else { throw CommandLineError(message: "option '--\(name)': expected a finite number, got '\(s)'") }
+    guard let v = Double(s), v.isFinite else {
+      throw CommandLineError(message: "option '--\(name)': expected a finite number, got '\(s)'")
+    }
     return v
   }
 
   func seed(_ name: String = "seed") throws -> UInt64 {
     guard let s = string(name) else { return 0 }
-    guard let v = UInt64(s) else { throw CommandLineError(message: "option '--\(name)': expected a non-negative integer, got '\(s)'") }
+    guard let v = UInt64(s) else {
+      throw CommandLineError(message: "option '--\(name)': expected a non-negative integer, got '\(s)'")
+    }
     return v
   }
 
@@ -144,7 +154,9 @@ enum Help {
     let pad = 26
     let l = "  " + left
     let lines = wrap(help, width: 78 - pad)
-    var s = l.count < pad ? l.padding(toLength: pad, withPad: " ", startingAt: 0) + (lines.first ?? "") + "\n"
+    var s =
+      l.count < pad
+      ? l.padding(toLength: pad, withPad: " ", startingAt: 0) + (lines.first ?? "") + "\n"
       : l + "\n" + String(repeating: " ", count: pad) + (lines.first ?? "") + "\n"
     for line in lines.dropFirst() { s += String(repeating: " ", count: pad) + line + "\n" }
     return s
@@ -153,7 +165,11 @@ enum Help {
   static func wrap(_ text: String, width: Int) -> [String] {
     var lines: [String] = [], cur = ""
     for w in text.split(separator: " ") {
-      if cur.isEmpty { cur = String(w) } else if cur.count + 1 + w.count <= width { cur += " " + w } else {
+      if cur.isEmpty {
+        cur = String(w)
+      } else if cur.count + 1 + w.count <= width {
+        cur += " " + w
+      } else {
         lines.append(cur)
         cur = String(w)
       }

@@ -25,7 +25,8 @@ let evalCommand = Command(
     independent latents when no real images are given. Preservation (mean L1 and SSIM between g(z) and \
     f(z)) is measured on latents below the threshold of --direction, or on f's negatives without one.
     """,
-  usage: "unlearn eval --model <M.h5> --original <M0.h5> --labeler <SPEC> --count <N> --seed <S> [--classifier <C.h5>] --json <OUT.json>",
+  usage:
+    "unlearn eval --model <M.h5> --original <M0.h5> --labeler <SPEC> --count <N> --seed <S> [--classifier <C.h5>] --json <OUT.json>",
   options: [
     Option(name: "model", value: "<file>", help: "The unlearned model (or checkpoint).", required: true),
     Option(name: "original", value: "<file>", help: "The original pretrained model.", required: true),
@@ -83,7 +84,8 @@ let attackCommand = Command(
     (classifier labelers): maximise log p(K | G(z)) by normalised gradient steps, keeping ‖z − z₀‖₂ ≤ \
     --budget; reports the fraction of latents labelled positive afterwards, for f and g.
     """,
-  usage: "unlearn attack --model <M.h5> --original <M0.h5> --labeler <SPEC> --direction <D.h5> --json <OUT.json> [options]",
+  usage:
+    "unlearn attack --model <M.h5> --original <M0.h5> --labeler <SPEC> --direction <D.h5> --json <OUT.json> [options]",
   options: [
     Option(name: "model", value: "<file>", help: "The unlearned model.", required: true),
     Option(name: "original", value: "<file>", help: "The original model.", required: true),
@@ -92,7 +94,9 @@ let attackCommand = Command(
     Option(name: "count", value: "<n>", help: "Latents attacked.", defaultValue: "1000"),
     Option(name: "seed", value: "<s>", help: "Seed of the attacked latents.", defaultValue: "2"),
     Option(name: "walk", value: "<s,s,...>", help: "Steps along u.", defaultValue: "0,1,2,3,4"),
-    Option(name: "gradient-count", value: "<n>", help: "Gradient attack: latents attacked (the first of the walk's).", defaultValue: "200"),
+    Option(
+      name: "gradient-count", value: "<n>", help: "Gradient attack: latents attacked (the first of the walk's).",
+      defaultValue: "200"),
     Option(name: "budget", value: "<r>", help: "Gradient attack: L2 budget on the latent change.", defaultValue: "2"),
     Option(name: "attack-steps", value: "<k>", help: "Gradient attack steps.", defaultValue: "20"),
     Option(name: "step-size", value: "<η>", help: "Gradient attack step length in latent space.", defaultValue: "0.25"),
@@ -103,10 +107,14 @@ let attackCommand = Command(
     let json = try args.required("json")
     let spec = try LabelerSpec.parse(try args.required("labeler"))
     if case .ids = spec { throw CommandLineError(message: "option '--labeler': ids labelers only work with collect") }
-    for (flag, p) in [("--model", modelPath), ("--original", originalPath), ("--direction", try args.required("direction"))] { try checkInputFile(p, flag: flag) }
+    for (flag, p) in [
+      ("--model", modelPath), ("--original", originalPath), ("--direction", try args.required("direction")),
+    ] { try checkInputFile(p, flag: flag) }
     try checkOutputFile(json, flag: "--json")
     let steps = try (args.string("walk") ?? "").split(separator: ",").map { s -> Double in
-      guard let v = Double(s.trimmingCharacters(in: .whitespaces)), v.isFinite else { throw CommandLineError(message: "option '--walk': '\(s)' is not a number") }
+      guard let v = Double(s.trimmingCharacters(in: .whitespaces)), v.isFinite else {
+        throw CommandLineError(message: "option '--walk': '\(s)' is not a number")
+      }
       return v
     }
     let count = try args.int("count", min: 1)!, seed = try args.seed()
@@ -115,21 +123,28 @@ let attackCommand = Command(
     let f = try ModelIO.load(originalPath).requireGenerator()
     let direction = try FeatureDirection.read(try args.required("direction"))
     guard direction.direction.count == f.latentDim else {
-      throw UsageError("\(try args.required("direction")): direction length \(direction.direction.count) ≠ latent size \(f.latentDim)")
+      throw UsageError(
+        "\(try args.required("direction")): direction length \(direction.direction.count) ≠ latent size \(f.latentDim)")
     }
     let attacker = Attacker(communicator: comm)
     let labeler = try Labeler(spec)
     var report = AttackReport(
       count: count, seed: seed, labeler: spec.description,
-      walk: try attacker.walk(model: g, original: f, labeler: labeler, direction: direction, count: count, seed: seed, steps: steps))
+      walk: try attacker.walk(
+        model: g, original: f, labeler: labeler, direction: direction, count: count, seed: seed, steps: steps))
     if case .classifier(_, let k) = spec, let c = labeler.classifier {
-      let budget = try args.double("budget")!, n = try args.int("attack-steps", min: 1)!, eta = try args.double("step-size")!
+      let budget = try args.double("budget")!, n = try args.int("attack-steps", min: 1)!,
+        eta = try args.double("step-size")!
       let attacked = min(count, try args.int("gradient-count", min: 1)!)
       report.gradientBudget = budget
       report.gradientSteps = n
       report.gradientCount = attacked
-      report.gradientSuccessOriginal = try attacker.gradient(generator: f, classifier: c, classIndex: k, count: attacked, seed: seed, budget: budget, steps: n, stepSize: eta)
-      report.gradientSuccess = try attacker.gradient(generator: g, classifier: c, classIndex: k, count: attacked, seed: seed, budget: budget, steps: n, stepSize: eta)
+      report.gradientSuccessOriginal = try attacker.gradient(
+        generator: f, classifier: c, classIndex: k, count: attacked, seed: seed, budget: budget, steps: n, stepSize: eta
+      )
+      report.gradientSuccess = try attacker.gradient(
+        generator: g, classifier: c, classIndex: k, count: attacked, seed: seed, budget: budget, steps: n, stepSize: eta
+      )
     }
     if comm.rank == 0 {
       try AtomicText.write(report.json + "\n", to: json)
@@ -144,7 +159,8 @@ enum EvaluationTable {
 
   static func render(_ r: EvaluationReport) -> String {
     var s = "                         original   unlearned\n"
-    s += "target ratio               \(pct(r.targetRatioOriginal))      \(pct(r.targetRatio))   (\(String(format: "%+.0f%%", 100 * r.targetRatioChange)))\n"
+    s +=
+      "target ratio               \(pct(r.targetRatioOriginal))      \(pct(r.targetRatio))   (\(String(format: "%+.0f%%", 100 * r.targetRatioChange)))\n"
     if let f = r.targetRatioFloor { s += "  floor (f on the loss's targets f(ẑ))    \(pct(f))\n" }
     if let fid = r.fid, let fo = r.fidOriginal {
       if r.fidReference == "original_samples" {
@@ -152,19 +168,29 @@ enum EvaluationTable {
         // percentage of it would mislead.
         s += String(format: "FID to f's own samples      %6.3f      %6.3f   (f: sampling-noise floor)\n", fo, fid)
       } else {
-        s += String(format: "FID (%@)\n                          %9.3f   %9.3f   (%+.1f%%)\n", r.fidReference ?? "", fo, fid, fo > 0 ? 100 * (fid - fo) / fo : 0)
+        s += String(
+          format: "FID (%@)\n                          %9.3f   %9.3f   (%+.1f%%)\n", r.fidReference ?? "", fo, fid,
+          fo > 0 ? 100 * (fid - fo) / fo : 0)
       }
     }
-    if let i = r.inceptionScore, let io = r.inceptionScoreOriginal { s += String(format: "inception score            %6.3f      %6.3f\n", io, i) }
-    s += String(format: "preservation (%@, n=%d): L1 %.4f, SSIM %.4f", r.preservationSet, r.preservationCount, r.preservationL1, r.preservationSSIM)
+    if let i = r.inceptionScore, let io = r.inceptionScoreOriginal {
+      s += String(format: "inception score            %6.3f      %6.3f\n", io, i)
+    }
+    s += String(
+      format: "preservation (%@, n=%d): L1 %.4f, SSIM %.4f", r.preservationSet, r.preservationCount, r.preservationL1,
+      r.preservationSSIM)
     return s
   }
 
   static func render(_ r: AttackReport) -> String {
     var s = "direction walk z + s·u       f        g\n"
-    for p in r.walk { s += String(format: "  s = %-5g              %@   %@\n", p.step, pct(p.targetRatioOriginal), pct(p.targetRatio)) }
+    for p in r.walk {
+      s += String(format: "  s = %-5g              %@   %@\n", p.step, pct(p.targetRatioOriginal), pct(p.targetRatio))
+    }
     if let a = r.gradientSuccessOriginal, let b = r.gradientSuccess {
-      s += String(format: "gradient attack (‖δ‖ ≤ %g, %d steps)   %@   %@", r.gradientBudget ?? 0, r.gradientSteps ?? 0, pct(a), pct(b))
+      s += String(
+        format: "gradient attack (‖δ‖ ≤ %g, %d steps)   %@   %@", r.gradientBudget ?? 0, r.gradientSteps ?? 0, pct(a),
+        pct(b))
     }
     return s
   }

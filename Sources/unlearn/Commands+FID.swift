@@ -10,7 +10,8 @@ func fidImages(_ args: Arguments, side: String, evaluator: Evaluator) throws -> 
     try checkInputFile(m, flag: "--\(side)-model")
     let g = try ModelIO.load(m).requireGenerator()
     let n = try args.int("\(side)-count", min: 2) ?? 5000
-    let z = LatentSampler(seed: try args.seed("\(side)-seed"), dimension: g.latentDim).latents(stream: LatentStream.evaluation, indices: 0..<n)
+    let z = LatentSampler(seed: try args.seed("\(side)-seed"), dimension: g.latentDim).latents(
+      stream: LatentStream.evaluation, indices: 0..<n)
     return (try evaluator.render(g, z), "\(m) (\(n) samples)")
   }
   guard let images = try idxImageRange(args, prefix: "\(side)-") else {
@@ -28,7 +29,8 @@ let fidCommand = Command(
     Inception weights are not available offline). E.g. the floor, held-out digits against training digits: \
     --a-images t10k-images-idx3-ubyte.gz --a-from 8000 --b-images t10k-images-idx3-ubyte.gz --b-count 8000.
     """,
-  usage: "unlearn fid --classifier <C.h5> (--a-model <M.h5> | --a-images <idx>) (--b-model <M.h5> | --b-images <idx>) [--json OUT]",
+  usage:
+    "unlearn fid --classifier <C.h5> (--a-model <M.h5> | --a-images <idx>) (--b-model <M.h5> | --b-images <idx>) [--json OUT]",
   options: [
     Option(name: "classifier", value: "<file>", help: "Classifier model file.", required: true),
     Option(name: "a-model", value: "<file>", help: "Side A: a model's generator samples."),
@@ -62,8 +64,10 @@ let fidCommand = Command(
       print(String(format: "FID %.4f  between %@ and %@", fid, aName, bName))
       for (name, p) in [("A", pa), ("B", pb)] {
         let s = ClassifierSummary(probabilities: p)
-        print(String(format: "  %@: mean top-class confidence %.3f, class-histogram entropy %.3f of the maximum, IS %.3f",
-                     name, s.meanConfidence, s.histogramEntropy, inceptionScore(probabilities: p)))
+        print(
+          String(
+            format: "  %@: mean top-class confidence %.3f, class-histogram entropy %.3f of the maximum, IS %.3f",
+            name, s.meanConfidence, s.histogramEntropy, inceptionScore(probabilities: p)))
       }
       if let j = args.string("json") { try AtomicText.write(String(format: "{\"fid\": %.6f}\n", fid), to: j) }
     }

@@ -13,7 +13,8 @@ let sampleCommand = Command(
     Option(name: "latents", value: "<file>", help: "Latents file with /z [N, nz]."),
     Option(name: "count", value: "<n>", help: "Without --latents: draw this many latents from --seed."),
     Option(name: "seed", value: "<s>", help: "Seed for --count.", defaultValue: "0"),
-    Option(name: "out", value: "<file>", help: "Images file to write (/images [N, C, H, W] in [-1, 1]).", required: true),
+    Option(
+      name: "out", value: "<file>", help: "Images file to write (/images [N, C, H, W] in [-1, 1]).", required: true),
     Option(name: "png", value: "<file>", help: "Also write the images as a PNG grid."),
     Option(name: "columns", value: "<n>", help: "Grid columns of --png.", defaultValue: "10"),
   ],
@@ -34,7 +35,8 @@ let sampleCommand = Command(
       }
       guard Elementwise.allFinite(z.pointer, z.count) else { throw UsageError("\(lp): /z contains non-finite values") }
     } else if let n = try args.int("count", min: 1) {
-      z = LatentSampler(seed: try args.seed(), dimension: g.latentDim).latents(stream: LatentStream.evaluation, indices: 0..<n)
+      z = LatentSampler(seed: try args.seed(), dimension: g.latentDim).latents(
+        stream: LatentStream.evaluation, indices: 0..<n)
     } else {
       throw CommandLineError(message: "give --latents <file> or --count <n>")
     }

@@ -19,7 +19,8 @@ let collectCommand = Command(
     Option(name: "model", value: "<file>", help: "Pretrained model file.", required: true),
     Option(name: "count", value: "<n>", help: "Number of latents to collect.", defaultValue: "5000"),
     Option(name: "seed", value: "<s>", help: "Seed of the latents.", defaultValue: "0"),
-    Option(name: "labeler", value: "<spec>", help: "Who decides which images show the feature (see above).", required: true),
+    Option(
+      name: "labeler", value: "<spec>", help: "Who decides which images show the feature (see above).", required: true),
     Option(name: "out", value: "<file>", help: "Collection file to write.", required: true),
     Option(name: "sheet", value: "<file>", help: "Write a numbered contact sheet PNG of the samples."),
     Option(name: "sheet-count", value: "<n>", help: "Images on the contact sheet.", defaultValue: "200"),
@@ -38,7 +39,8 @@ let collectCommand = Command(
     let seed = try args.seed()
     if case .ids(let idsPath) = spec, !FileManager.default.fileExists(atPath: idsPath) {
       guard let sheet = args.string("sheet") else {
-        throw UsageError("\(idsPath): the ids file does not exist; run with --sheet <png> to get the numbered contact sheet first")
+        throw UsageError(
+          "\(idsPath): the ids file does not exist; run with --sheet <png> to get the numbered contact sheet first")
       }
       let n = min(count, try args.int("sheet-count", min: 1)!)
       let z = LatentSampler(seed: seed, dimension: g.latentDim).latents(stream: LatentStream.collection, indices: 0..<n)
@@ -46,14 +48,17 @@ let collectCommand = Command(
       let images = g.forward(z)
       if comm.rank == 0 {
         try ImageGrid.contactSheet(images, columns: 20, scale: 2).writePNG(to: sheet)
-        print("wrote contact sheet \(sheet) with images 0–\(n - 1); write the numbers that show the feature into \(idsPath) and run again")
+        print(
+          "wrote contact sheet \(sheet) with images 0–\(n - 1); write the numbers that show the feature into \(idsPath) and run again"
+        )
       }
       return
     }
     let labeler = try Labeler(spec)
     let progress = Progress(label: "collect", total: count, enabled: comm.rank == 0)
     let c = try Collector.collect(
-      model: model, count: count, seed: seed, labeler: labeler, keepImages: args.flag("keep-images") || args.has("sheet"),
+      model: model, count: count, seed: seed, labeler: labeler,
+      keepImages: args.flag("keep-images") || args.has("sheet"),
       communicator: comm, progress: progress)
     if comm.rank == 0 {
       var stored = c
@@ -65,7 +70,9 @@ let collectCommand = Command(
         try ImageGrid.contactSheet(view, columns: 20, scale: 2).writePNG(to: sheet)
       }
       let cut = c.cut.map { String(format: ", cut %.4g", $0) } ?? ""
-      print("collected \(count) latents: \(c.positives) positive (\(String(format: "%.1f", 100 * Double(c.positives) / Double(count)))%)\(cut) → \(out)")
+      print(
+        "collected \(count) latents: \(c.positives) positive (\(String(format: "%.1f", 100 * Double(c.positives) / Double(count)))%)\(cut) → \(out)"
+      )
     }
   })
 
@@ -78,7 +85,8 @@ let directionCommand = Command(
     class-balanced logistic regression of the labels on the latents; the threshold is its decision \
     boundary, or the projection that routes the fraction --recall of the collection's positives.
     """,
-  usage: "unlearn direction --collection <C.h5> --out <D.h5> [--threshold <T>] [--method mean-difference|logistic [--recall R]]",
+  usage:
+    "unlearn direction --collection <C.h5> --out <D.h5> [--threshold <T>] [--method mean-difference|logistic [--recall R]]",
   options: [
     Option(name: "collection", value: "<file>", help: "Collection file from 'unlearn collect'.", required: true),
     Option(name: "out", value: "<file>", help: "Direction file to write.", required: true),
@@ -102,13 +110,17 @@ let directionCommand = Command(
         d.threshold = t
         d.thresholdSource = "user"
       }
-    default: throw CommandLineError(message: "option '--method': expected mean-difference or logistic, got '\(args.string("method")!)'")
+    default:
+      throw CommandLineError(
+        message: "option '--method': expected mean-difference or logistic, got '\(args.string("method")!)'")
     }
     if Runtime.isRoot {
       try d.write(to: out)
       let norm = d.direction.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-      print(String(format: "direction: ‖z_e‖ = %.4f, threshold %.4f (%@), %d positive / %d negative → %@",
-                   norm, d.threshold, d.thresholdSource, d.nPositive, d.nNegative, out))
+      print(
+        String(
+          format: "direction: ‖z_e‖ = %.4f, threshold %.4f (%@), %d positive / %d negative → %@",
+          norm, d.threshold, d.thresholdSource, d.nPositive, d.nNegative, out))
     }
   })
 
@@ -122,14 +134,18 @@ let trainCommand = Command(
     (--learning-rate, --alpha, --distance, --perceptual, --ms-ssim-scales, --checkpoint-every, \
     --on-nonfinite, ...); flags override --config, which overrides a resumed checkpoint's settings.
     """,
-  usage: "unlearn train --model <M.h5> --direction <D.h5> --out <DIR> [--steps K] [--global-batch B] [--seed S] [--resume CKPT] [--config FILE]",
+  usage:
+    "unlearn train --model <M.h5> --direction <D.h5> --out <DIR> [--steps K] [--global-batch B] [--seed S] [--resume CKPT] [--config FILE]",
   options: [
     Option(name: "model", value: "<file>", help: "Pretrained model file (f, and g's starting point)."),
     Option(name: "direction", value: "<file>", help: "Direction file from 'unlearn direction'."),
     Option(name: "out", value: "<dir>", help: "Output folder (created if its parent exists)."),
     Option(name: "config", value: "<file>", help: "JSON run configuration (see configs/)."),
-    Option(name: "resume", value: "<ckpt>", help: "Continue from a checkpoint (also one written by a different number of ranks)."),
-    Option(name: "steps", value: "<k>", help: "Total steps of the run (a resumed run stops here too).", defaultValue: "300"),
+    Option(
+      name: "resume", value: "<ckpt>",
+      help: "Continue from a checkpoint (also one written by a different number of ranks)."),
+    Option(
+      name: "steps", value: "<k>", help: "Total steps of the run (a resumed run stops here too).", defaultValue: "300"),
     Option(name: "global-batch", value: "<b>", help: "Latents per step over all ranks.", defaultValue: "64"),
     Option(name: "seed", value: "<s>", help: "Seed of the latent stream.", defaultValue: "0"),
     Option(name: "learning-rate", value: "<lr>", help: "Adam learning rate.", defaultValue: "1e-4"),
@@ -137,22 +153,30 @@ let trainCommand = Command(
     Option(name: "beta2", value: "<b2>", help: "Adam β2.", defaultValue: "0.999"),
     Option(name: "alpha", value: "<a>", help: "Weight of the unlearning terms.", defaultValue: "1"),
     Option(name: "distance", value: "<l1|mse>", help: "Pixel distance.", defaultValue: "l1"),
-    Option(name: "perceptual", value: "<ms-ssim|none>", help: "Perceptual term on routed latents.", defaultValue: "ms-ssim"),
-    Option(name: "ms-ssim-scales", value: "<n>", help: "MS-SSIM scales (0 = 2 up to 32 px, else 3).", defaultValue: "0"),
+    Option(
+      name: "perceptual", value: "<ms-ssim|none>", help: "Perceptual term on routed latents.", defaultValue: "ms-ssim"),
+    Option(
+      name: "ms-ssim-scales", value: "<n>", help: "MS-SSIM scales (0 = 2 up to 32 px, else 3).", defaultValue: "0"),
     Option(name: "ms-ssim-window", value: "<n>", help: "MS-SSIM Gaussian window.", defaultValue: "7"),
     Option(name: "ms-ssim-sigma", value: "<s>", help: "MS-SSIM Gaussian σ.", defaultValue: "1.5"),
     Option(name: "threshold", value: "<t>", help: "Override the direction file's threshold."),
-    Option(name: "checkpoint-every", value: "<k>", help: "Checkpoint every k steps (0 = only at the end).", defaultValue: "100"),
+    Option(
+      name: "checkpoint-every", value: "<k>", help: "Checkpoint every k steps (0 = only at the end).",
+      defaultValue: "100"),
     Option(name: "log-every", value: "<k>", help: "metrics.jsonl line every k steps.", defaultValue: "10"),
-    Option(name: "on-nonfinite", value: "<stop|skip>", help: "What a NaN/Inf loss or gradient does.", defaultValue: "stop"),
+    Option(
+      name: "on-nonfinite", value: "<stop|skip>", help: "What a NaN/Inf loss or gradient does.", defaultValue: "stop"),
     Option(name: "bucket-megabytes", value: "<mb>", help: "Gradient allreduce bucket size.", defaultValue: "2"),
-    Option(name: "watchdog-seconds", value: "<s>", help: "Abort when a collective stalls this long.", defaultValue: "300"),
+    Option(
+      name: "watchdog-seconds", value: "<s>", help: "Abort when a collective stalls this long.", defaultValue: "300"),
   ],
   run: { args in try runTrain(args) })
 
 /// Resolves a run configuration: `defaults` < the `--resume` checkpoint's config < the `--config` file <
 /// flags (every flag but --config/--resume is a config key in kebab-case). Errors name the file or flag.
-func resolveConfig<T: Decodable>(_ type: T.Type, _ args: Arguments, keys: [String], defaults: [String: Any] = [:]) throws -> T {
+func resolveConfig<T: Decodable>(_ type: T.Type, _ args: Arguments, keys: [String], defaults: [String: Any] = [:])
+  throws -> T
+{
   var merged = defaults
   if let r = args.string("resume") {
     try checkInputFile(r, flag: "--resume")
@@ -191,7 +215,8 @@ func validateNamingSource(_ args: Arguments, _ validate: () throws -> Void) thro
 func resolveTrainConfig(_ args: Arguments) throws -> TrainConfig {
   let config = try resolveConfig(TrainConfig.self, args, keys: TrainConfig.keys)
   try validateNamingSource(args) { try config.validate() }
-  for (key, value) in [("model", config.model), ("direction", config.direction), ("out", config.out)] where value.isEmpty {
+  for (key, value) in [("model", config.model), ("direction", config.direction), ("out", config.out)]
+  where value.isEmpty {
     throw CommandLineError(message: "missing required option '--\(key)' (or \"\(key)\" in --config)")
   }
   return config
@@ -214,12 +239,16 @@ func runTrain(_ args: Arguments) throws {
   // Only now that every input checked out: a rejected run leaves no output folder behind.
   if comm.rank == 0 { try prepareOutputFolder(config.out, flag: "--out") }
   _ = try comm.during("startup agreement") { try comm.agree(false) }
-  Runtime.log("train: \(comm.size) rank(s) × \(BLASThreads.count) BLAS thread(s), global batch \(config.globalBatch), threshold \(String(format: "%.4f", trainer.threshold))")
+  Runtime.log(
+    "train: \(comm.size) rank(s) × \(BLASThreads.count) BLAS thread(s), global batch \(config.globalBatch), threshold \(String(format: "%.4f", trainer.threshold))"
+  )
   Runtime.log("config: \(config.json)")
   try trainer.train(log: { Runtime.log($0) })
   if comm.rank == 0 {
     let last = trainer.history.last
-    print("trained to step \(trainer.step)\(last.map { String(format: ": L %.4f (recon %.4f, unlearn %.4f, percep %.4f)", $0.loss, $0.lossRecon, $0.lossUnlearn, $0.lossPercep) } ?? "") → \(trainer.checkpointPath)")
+    print(
+      "trained to step \(trainer.step)\(last.map { String(format: ": L %.4f (recon %.4f, unlearn %.4f, percep %.4f)", $0.loss, $0.lossRecon, $0.lossUnlearn, $0.lossPercep) } ?? "") → \(trainer.checkpointPath)"
+    )
   }
 }
 
@@ -228,7 +257,21 @@ struct AnyCodable: Decodable {
   let value: Any
   init(from decoder: Decoder) throws {
     let c = try decoder.singleValueContainer()
-    if c.decodeNil() { value = NSNull() } else if let b = try? c.decode(Bool.self) { value = b } else if let i = try? c.decode(Int.self) { value = i } else if let d = try? c.decode(Double.self) { value = d } else if let s = try? c.decode(String.self) { value = s } else if let a = try? c.decode([AnyCodable].self) { value = a.map(\.value) } else if let o = try? c.decode([String: AnyCodable].self) { value = o.mapValues(\.value) } else {
+    if c.decodeNil() {
+      value = NSNull()
+    } else if let b = try? c.decode(Bool.self) {
+      value = b
+    } else if let i = try? c.decode(Int.self) {
+      value = i
+    } else if let d = try? c.decode(Double.self) {
+      value = d
+    } else if let s = try? c.decode(String.self) {
+      value = s
+    } else if let a = try? c.decode([AnyCodable].self) {
+      value = a.map(\.value)
+    } else if let o = try? c.decode([String: AnyCodable].self) {
+      value = o.mapValues(\.value)
+    } else {
       throw DecodingError.dataCorruptedError(in: c, debugDescription: "unsupported JSON value")
     }
   }

@@ -58,7 +58,8 @@ enum Runtime {
 }
 
 /// This process's rank as the MPI launcher announced it (0 without a launcher), known before MPI starts.
-let launcherRank = ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"].lazy
+let launcherRank =
+  ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"].lazy
   .compactMap { ProcessInfo.processInfo.environment[$0].flatMap { Int($0) } }.first ?? 0
 
 /// Whether a file can be created in `folder`. `access(W_OK)` is not enough (root passes it on read-only

@@ -31,7 +31,8 @@ func main() -> Int32 {
   let name = argv.removeFirst()
   guard let command = commands.first(where: { $0.name == name }) else {
     let hint = nearest(name, in: commands.map(\.name)).map { " Did you mean '\($0)'?" } ?? ""
-    printError("Error: unknown subcommand '\(name)'.\(hint)\nUsage: unlearn <subcommand> [options]\n  See 'unlearn --help'.")
+    printError(
+      "Error: unknown subcommand '\(name)'.\(hint)\nUsage: unlearn <subcommand> [options]\n  See 'unlearn --help'.")
     return ExitCode.usage
   }
   if argv.contains("-h") || argv.contains("--help") {

@@ -28,12 +28,14 @@ public final class AttributeMeter {
   /// `thickness` are left at 0 and the thinning is skipped.
   public func measure(images: Tensor, skeleton: Bool = true) -> [Morphometrics] {
     let shape = images.shape
-    precondition(shape.count == 4 && shape[1] == 1 || shape.count == 3,
-                 "attributes need [N, 1, H, W] or [N, H, W] images, got \(shape)")
+    precondition(
+      shape.count == 4 && shape[1] == 1 || shape.count == 3,
+      "attributes need [N, 1, H, W] or [N, H, W] images, got \(shape)")
     let (n, h, w) = (shape[0], shape[shape.count - 2], shape[shape.count - 1])
     return (0..<n).map { i in
-      measure(UnsafeBufferPointer(start: images.pointer + i * h * w, count: h * w), height: h, width: w,
-              skeleton: skeleton)
+      measure(
+        UnsafeBufferPointer(start: images.pointer + i * h * w, count: h * w), height: h, width: w,
+        skeleton: skeleton)
     }
   }
 
@@ -41,8 +43,9 @@ public final class AttributeMeter {
   public func measure(_ image: UnsafeBufferPointer<Float>, height: Int, width: Int, skeleton: Bool = true)
     -> Morphometrics
   {
-    precondition(height >= 0 && width >= 0 && image.count == height * width,
-                 "\(image.count) pixels for \(height)×\(width)")
+    precondition(
+      height >= 0 && width >= 0 && image.count == height * width,
+      "\(image.count) pixels for \(height)×\(width)")
     let stride = width + 2
     reserve(mask: (height + 2) * stride, pixels: height * width)
     mask.update(repeating: 0, count: (height + 2) * stride)
@@ -92,8 +95,9 @@ public final class AttributeMeter {
       length = Float(max(skeletonPixels, 1))
       thickness = Float(area) / length
     }
-    return Morphometrics(area: Float(area), length: length, thickness: thickness, slant: slant,
-                         width: Float(right - left + 1), height: Float(bottom - top + 1))
+    return Morphometrics(
+      area: Float(area), length: length, thickness: thickness, slant: slant,
+      width: Float(right - left + 1), height: Float(bottom - top + 1))
   }
 
   /// Grows the workspaces to hold a padded mask of `mask` bytes and `pixels` indices.

@@ -16,8 +16,9 @@
 public enum ZhangSuen {
   /// Thins a row-major `height`×`width` mask; returns the skeleton as a mask of the same size.
   public static func thin(_ mask: [Bool], height: Int, width: Int) -> [Bool] {
-    precondition(height >= 0 && width >= 0 && mask.count == height * width,
-                 "mask of \(mask.count) for \(height)×\(width)")
+    precondition(
+      height >= 0 && width >= 0 && mask.count == height * width,
+      "mask of \(mask.count) for \(height)×\(width)")
     let stride = width + 2
     var padded = [UInt8](repeating: 0, count: (height + 2) * stride)
     var ink = [Int32]()
@@ -32,8 +33,9 @@ public enum ZhangSuen {
     padded.withUnsafeMutableBufferPointer { p in
       ink.withUnsafeMutableBufferPointer { k in
         deletions.withUnsafeMutableBufferPointer { d in
-          _ = thin(padded: p.baseAddress!, stride: stride, ink: k.baseAddress!, count: k.count,
-                   deletions: d.baseAddress!)
+          _ = thin(
+            padded: p.baseAddress!, stride: stride, ink: k.baseAddress!, count: k.count,
+            deletions: d.baseAddress!)
         }
       }
     }
@@ -48,8 +50,10 @@ public enum ZhangSuen {
   /// pixels are listed (as flat indices into the padded mask) in `ink[0..<count]`. On return the mask
   /// holds the skeleton and `ink` its first `result` entries. `deletions` needs room for `count` indices.
   /// Allocates nothing.
-  static func thin(padded mask: UnsafeMutablePointer<UInt8>, stride: Int, ink: UnsafeMutablePointer<Int32>,
-                   count: Int, deletions: UnsafeMutablePointer<Int32>) -> Int {
+  static func thin(
+    padded mask: UnsafeMutablePointer<UInt8>, stride: Int, ink: UnsafeMutablePointer<Int32>,
+    count: Int, deletions: UnsafeMutablePointer<Int32>
+  ) -> Int {
     var count = count
     let n = -stride, s = stride
     table.withUnsafeBufferPointer { lut in
