@@ -59,8 +59,10 @@ struct MPIJobTests {
 /// Runs `distributed-check` (alone or under `mpirun -np ranks`) with a 60 s hard limit.
 enum MPIJob {
   static func run(_ arguments: [String], ranks: Int?) throws -> Job {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let job = try Job.run(try Job.executable("distributed-check", packageRoot: root), arguments, ranks: ranks, timeLimit: 60)
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent()
+    let job = try Job.run(
+      try Job.executable("distributed-check", packageRoot: root), arguments, ranks: ranks, timeLimit: 60)
     #expect(!job.timedOut, "\(job)")
     return job
   }

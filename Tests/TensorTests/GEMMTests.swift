@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Tensor
 
 /// Naive triple loop, the reference for the BLAS wrapper.
@@ -27,8 +28,9 @@ func sgemmMatchesNaive(transA: Bool, transB: Bool) {
   a.withUnsafeBufferPointer { ap in
     b.withUnsafeBufferPointer { bp in
       c.withUnsafeMutableBufferPointer { cp in
-        sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: ap.baseAddress!, b: bp.baseAddress!,
-              beta: 0, c: cp.baseAddress!)
+        sgemm(
+          transA: transA, transB: transB, m: m, n: n, k: k, a: ap.baseAddress!, b: bp.baseAddress!,
+          beta: 0, c: cp.baseAddress!)
       }
     }
   }

@@ -44,10 +44,12 @@ public struct Job: CustomStringConvertible {
   /// Runs `executable arguments` under `mpirun -np ranks` (or directly when `ranks` is nil), with output
   /// in files (a chatty job never blocks on a pipe) and a hard time limit after which the job is killed.
   public static func run(
-    _ executable: URL, _ arguments: [String], ranks: Int?, timeLimit: Double = 120, environment extra: [String: String] = [:],
+    _ executable: URL, _ arguments: [String], ranks: Int?, timeLimit: Double = 120,
+    environment extra: [String: String] = [:],
     directory: String? = nil
   ) throws -> Job {
-    let launcher: [String] = ranks.map { ["/usr/bin/env", "mpirun", "-np", "\($0)", "--oversubscribe", "--bind-to", "none"] } ?? []
+    let launcher: [String] =
+      ranks.map { ["/usr/bin/env", "mpirun", "-np", "\($0)", "--oversubscribe", "--bind-to", "none"] } ?? []
     let command = launcher + [executable.path] + arguments
     let process = Process()
     process.executableURL = URL(fileURLWithPath: command[0])

@@ -31,8 +31,10 @@ private func naiveZhangSuen(_ input: [Bool], height: Int, width: Int) -> [Bool] 
       var delete = [Int]()
       for r in 0..<height {
         for c in 0..<width where m[r * width + c] {
-          let p = [at(r - 1, c), at(r - 1, c + 1), at(r, c + 1), at(r + 1, c + 1), at(r + 1, c), at(r + 1, c - 1),
-                   at(r, c - 1), at(r - 1, c - 1)]
+          let p = [
+            at(r - 1, c), at(r - 1, c + 1), at(r, c + 1), at(r + 1, c + 1), at(r + 1, c), at(r + 1, c - 1),
+            at(r, c - 1), at(r - 1, c - 1),
+          ]
           let b = p.reduce(0, +)
           let a = (0..<8).filter { p[$0] == 0 && p[($0 + 1) % 8] == 1 }.count
           let (p2, p4, p6, p8) = (p[0], p[2], p[4], p[6])
@@ -120,8 +122,9 @@ private func stroke(_ points: [(Double, Double)], radius: Double) -> Tensor {
     // Worked by hand: the first sub-iteration strips the bottom row, right column and left corners, the
     // second the top row and the outer pixels of the middle row; the two centre pixels remain.
     let bar = mask([".......", ".#####.", ".#####.", ".#####.", "......."])
-    #expect(picture(ZhangSuen.thin(bar.mask, height: bar.height, width: bar.width), width: bar.width)
-            == [".......", ".......", "..##...", ".......", "......."])
+    #expect(
+      picture(ZhangSuen.thin(bar.mask, height: bar.height, width: bar.width), width: bar.width)
+        == [".......", ".......", "..##...", ".......", "......."])
     // A one-pixel-wide shape (8-connected) is already a skeleton.
     let curve = mask(["#....", ".#...", ".#...", "..###", "....."])
     #expect(ZhangSuen.thin(curve.mask, height: 5, width: 5) == curve.mask)

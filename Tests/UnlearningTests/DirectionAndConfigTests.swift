@@ -3,13 +3,15 @@ import IO
 import Models
 import Tensor
 import Testing
+
 @testable import Unlearning
 
 @Suite struct DirectionTests {
   func collection(_ rows: [[Float]], _ labels: [UInt8]) -> Collection {
     Collection(
       z: Tensor(shape: [rows.count, rows[0].count], values: rows.flatMap { $0 }), labels: labels,
-      scores: labels.map(Float.init), images: nil, encoded: nil, labeler: "test", sourceModel: "m.h5", seed: 1, cut: nil)
+      scores: labels.map(Float.init), images: nil, encoded: nil, labeler: "test", sourceModel: "m.h5", seed: 1, cut: nil
+    )
   }
 
   @Test func meanDifferenceAndMeanProjection() throws {
@@ -21,16 +23,23 @@ import Testing
     let n = (121.0 / 9 + 25.0 / 9).squareRoot()
     #expect(abs(Double(u[0]) - 11.0 / 3 / n) < 1e-6)
     // threshold = mean of u·z over all five
-    let expected = [[2.0, 0], [4, 2], [0, 0], [0, -2], [-2, 0]].map { $0[0] * 11 / 3 / n + $0[1] * 5 / 3 / n }.reduce(0, +) / 5
+    let expected =
+      [[2.0, 0], [4, 2], [0, 0], [0, -2], [-2, 0]].map { $0[0] * 11 / 3 / n + $0[1] * 5 / 3 / n }.reduce(0, +) / 5
     #expect(abs(d.threshold - expected) < 1e-6)
     #expect(d.nPositive == 2 && d.nNegative == 3 && d.thresholdSource == "mean_projection")
     #expect(try FeatureDirection.fit(c, threshold: 0.5).threshold == 0.5)
   }
 
   @Test func collectionWithoutPositivesOrNegativesIsAnError() {
-    #expect(throws: UsageError.self) { try FeatureDirection.fit(collection([[1, 0], [0, 1]], [0, 0]), source: "c.h5") }
-    #expect(throws: UsageError.self) { try FeatureDirection.fit(collection([[1, 0], [0, 1]], [1, 1]), source: "c.h5") }
-    #expect(throws: UsageError.self) { try FeatureDirection.fit(collection([[1, 0], [0, 1]], [1, 0]), threshold: .nan) }
+    #expect(throws: UsageError.self) {
+      try FeatureDirection.fit(collection([[1, 0], [0, 1]], [0, 0]), source: "c.h5")
+    }
+    #expect(throws: UsageError.self) {
+      try FeatureDirection.fit(collection([[1, 0], [0, 1]], [1, 1]), source: "c.h5")
+    }
+    #expect(throws: UsageError.self) {
+      try FeatureDirection.fit(collection([[1, 0], [0, 1]], [1, 0]), threshold: .nan)
+    }
   }
 
   @Test func fileRoundTripAndBadFiles() throws {
@@ -43,7 +52,9 @@ import Testing
     try f.write([Float(1), Float.nan], shape: [2], to: "/direction")
     try f.setAttribute("threshold", 0.0)
     try f.commit()
-    #expect { try FeatureDirection.read(dir + "/nan.h5") } throws: { "\($0)".contains("non-finite") && "\($0)".contains("nan.h5") }
+    #expect { try FeatureDirection.read(dir + "/nan.h5") } throws: {
+      "\($0)".contains("non-finite") && "\($0)".contains("nan.h5")
+    }
     // missing threshold attribute
     let g = try HDF5File.create(dir + "/nothreshold.h5")
     try g.write([Float(1), 2], shape: [2], to: "/direction")
@@ -67,16 +78,22 @@ import Testing
   }
 
   @Test func unknownKeySuggestsTheNearest() {
-    #expect { try decode(#"{"learning_rat": 0.1}"#) } throws: { "\($0)" == #"run.json: unknown key "learning_rat"; did you mean "learning_rate"?"# }
+    #expect { try decode(#"{"learning_rat": 0.1}"#) } throws: {
+      "\($0)" == #"run.json: unknown key "learning_rat"; did you mean "learning_rate"?"#
+    }
   }
 
   @Test func wrongTypeNamesTheKey() {
-    #expect { try decode(#"{"steps": "many"}"#) } throws: { "\($0)".contains("\"steps\"") && "\($0)".contains("integer") }
+    #expect { try decode(#"{"steps": "many"}"#) } throws: {
+      "\($0)".contains("\"steps\"") && "\($0)".contains("integer")
+    }
   }
 
   @Test(arguments: [
-    (#"{"global_batch": 0}"#, "global_batch"), (#"{"steps": -1}"#, "steps"), (#"{"learning_rate": 0}"#, "learning_rate"),
-    (#"{"learning_rate": -1e-3}"#, "learning_rate"), (#"{"distance": "l3"}"#, "distance"), (#"{"beta1": 1.0}"#, "beta1"),
+    (#"{"global_batch": 0}"#, "global_batch"), (#"{"steps": -1}"#, "steps"),
+    (#"{"learning_rate": 0}"#, "learning_rate"),
+    (#"{"learning_rate": -1e-3}"#, "learning_rate"), (#"{"distance": "l3"}"#, "distance"),
+    (#"{"beta1": 1.0}"#, "beta1"),
     (#"{"ms_ssim_window": 4}"#, "ms_ssim_window"), (#"{"on_nonfinite": "ignore"}"#, "on_nonfinite"),
   ])
   func outOfRangeValuesAreRejected(json: String, key: String) throws {
@@ -90,13 +107,17 @@ import Testing
       overrides: [(key: "steps", value: "20", flag: "--steps")], knownKeys: TrainConfig.keys, source: "run.json")
     #expect(c.steps == 20 && c.alpha == 2)
     #expect {
-      try ConfigLoader.merge(TrainConfig.self, base: nil, overrides: [(key: "global_batch", value: "lots", flag: "--global-batch")], knownKeys: TrainConfig.keys, source: "x")
+      try ConfigLoader.merge(
+        TrainConfig.self, base: nil, overrides: [(key: "global_batch", value: "lots", flag: "--global-batch")],
+        knownKeys: TrainConfig.keys, source: "x")
     } throws: { "\($0)".hasPrefix("option --global-batch") }
   }
 
   @Test func shippedConfigsParseAndValidate() throws {
     let dir = repositoryRoot.appendingPathComponent("configs").path
-    let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("train") && $0.hasSuffix(".json") }
+    let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter {
+      $0.hasPrefix("train") && $0.hasSuffix(".json")
+    }
     #expect(!files.isEmpty)
     for f in files {
       let c = try ConfigLoader.load(TrainConfig.self, path: dir + "/" + f, knownKeys: TrainConfig.keys)
@@ -113,7 +134,10 @@ import Testing
     #expect(try LabelerSpec.parse("ids:picks.txt") == .ids(path: "picks.txt"))
   }
 
-  @Test(arguments: ["classifier:x.h5", "classifier:x.h5:class=-1", "attribute:thicknes:top=0.1", "attribute:thickness:top=1.5", "magic:x", ""])
+  @Test(arguments: [
+    "classifier:x.h5", "classifier:x.h5:class=-1", "attribute:thicknes:top=0.1", "attribute:thickness:top=1.5",
+    "magic:x", "",
+  ])
   func rejectsBadSpecs(_ spec: String) {
     #expect { try LabelerSpec.parse(spec) } throws: { "\($0)".hasPrefix("option --labeler") }
   }
@@ -140,7 +164,9 @@ import Testing
     let m: [Double] = [4, 1, 0, 1, 3, 1, 0, 1, 2]
     let values = SymmetricEigen.decompose(m, 3).values.sorted()
     // Characteristic polynomial roots of this matrix: 3 and 3 ± √3.
-    #expect(abs(values[0] - (3 - 3.0.squareRoot())) < 1e-10 && abs(values[1] - 3) < 1e-10 && abs(values[2] - (3 + 3.0.squareRoot())) < 1e-10)
+    #expect(
+      abs(values[0] - (3 - 3.0.squareRoot())) < 1e-10 && abs(values[1] - 3) < 1e-10
+        && abs(values[2] - (3 + 3.0.squareRoot())) < 1e-10)
   }
 
   @Test func frechetDistanceOfGaussians() {
@@ -183,14 +209,16 @@ import Testing
       for k in 0..<d { rows.append(rng.nextNormal() + (k == 2 ? (positive ? 1.5 : -0.5) : 0)) }
       labels.append(positive ? 1 : 0)
     }
-    let c = Collection(z: Tensor(shape: [n, d], values: rows), labels: labels, scores: labels.map(Float.init), images: nil,
-                       encoded: nil, labeler: "t", sourceModel: "m", seed: 0, cut: nil)
+    let c = Collection(
+      z: Tensor(shape: [n, d], values: rows), labels: labels, scores: labels.map(Float.init), images: nil,
+      encoded: nil, labeler: "t", sourceModel: "m", seed: 0, cut: nil)
     let f = try FeatureDirection.fitLogistic(c)
     let u = f.unit
     #expect(u[2] > 0.95, "direction \(u)")
     #expect(f.threshold > -0.5 && f.threshold < 1.5, "boundary \(f.threshold) between the class means")
     let r = try FeatureDirection.fitLogistic(c, recall: 0.9)
-    let routed = (0..<n).filter { labels[$0] == 1 && r.project(c.z.pointer + $0 * d, unit: r.unit) >= r.threshold }.count
+    let routed = (0..<n).filter { labels[$0] == 1 && r.project(c.z.pointer + $0 * d, unit: r.unit) >= r.threshold }
+      .count
     #expect(abs(Double(routed) / 120 - 0.9) < 0.02, "routed \(routed) of 120 positives")
     #expect(throws: UsageError.self) { try FeatureDirection.fitLogistic(c, recall: 1.5) }
   }

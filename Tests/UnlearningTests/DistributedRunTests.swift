@@ -1,16 +1,18 @@
 import Foundation
 import IO
 import Models
-import TestSupport
 import Tensor
+import TestSupport
 import Testing
+
 @testable import Unlearning
 
 /// End-to-end runs of the `unlearn` executable, alone and under `mpirun -np 2` (DESIGN.md §2: 1 and N ranks
 /// give the same latents, routing and weights; a checkpoint written by N ranks resumes on M).
 @Suite(.serialized) struct DistributedRunTests {
   static func unlearn(_ arguments: [String], ranks: Int? = nil, timeLimit: Double = 180) throws -> Job {
-    let job = try Job.run(try Job.executable("unlearn", packageRoot: repositoryRoot), arguments, ranks: ranks, timeLimit: timeLimit)
+    let job = try Job.run(
+      try Job.executable("unlearn", packageRoot: repositoryRoot), arguments, ranks: ranks, timeLimit: timeLimit)
     #expect(!job.timedOut, "\(job)")
     return job
   }
@@ -31,15 +33,20 @@ import Testing
 
   static func metrics(_ path: String) throws -> [[String: Double]] {
     try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
-      (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]).compactMapValues { ($0 as? NSNumber)?.doubleValue }
+      (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]).compactMapValues {
+        ($0 as? NSNumber)?.doubleValue
+      }
     }
   }
 
   func trainArguments(
-    _ files: (model: String, direction: String), out: String, steps: Int, learningRate: String = "1e-3", extra: [String] = []
+    _ files: (model: String, direction: String), out: String, steps: Int, learningRate: String = "1e-3",
+    extra: [String] = []
   ) -> [String] {
-    ["train", "--model", files.model, "--direction", files.direction, "--out", out, "--steps", String(steps),
-     "--global-batch", "8", "--learning-rate", learningRate, "--log-every", "1", "--checkpoint-every", "5"] + extra
+    [
+      "train", "--model", files.model, "--direction", files.direction, "--out", out, "--steps", String(steps),
+      "--global-batch", "8", "--learning-rate", learningRate, "--log-every", "1", "--checkpoint-every", "5",
+    ] + extra
   }
 
   /// Different rank counts sum gradients in a different order, so weights agree to float tolerance, not
@@ -58,7 +65,9 @@ import Testing
     #expect(m1.count == 20 && m2.count == 20)
     for (a, b) in zip(m1, m2) {
       #expect(a["fraction_positive"] == b["fraction_positive"], "same routing at step \(a["step"] ?? -1)")
-      #expect(abs(a["loss"]! - b["loss"]!) <= 1e-6 + 1e-4 * abs(a["loss"]!), "loss at step \(a["step"] ?? -1): \(a["loss"]!) vs \(b["loss"]!)")
+      #expect(
+        abs(a["loss"]! - b["loss"]!) <= 1e-6 + 1e-4 * abs(a["loss"]!),
+        "loss at step \(a["step"] ?? -1): \(a["loss"]!) vs \(b["loss"]!)")
     }
     let h = try Checkpoint.header(dir + "/two/latest.h5")
     #expect(h.worldSizeAtSave == 2 && h.step == 20)
@@ -71,9 +80,12 @@ import Testing
     #expect(straight.status == 0, "\(straight)")
     let first = try Self.unlearn(trainArguments(files, out: dir + "/split", steps: 6), ranks: 2)
     #expect(first.status == 0, "\(first)")
-    let second = try Self.unlearn(trainArguments(files, out: dir + "/split", steps: 12, extra: ["--resume", dir + "/split/latest.h5"]))
+    let second = try Self.unlearn(
+      trainArguments(files, out: dir + "/split", steps: 12, extra: ["--resume", dir + "/split/latest.h5"]))
     #expect(second.status == 0, "\(second)")
-    #expect(second.stderr.contains("resumed") && second.stderr.contains("step 6") && second.stderr.contains("saved by 2 rank(s)"), "\(second.stderr)")
+    #expect(
+      second.stderr.contains("resumed") && second.stderr.contains("step 6")
+        && second.stderr.contains("saved by 2 rank(s)"), "\(second.stderr)")
     let (diff, key) = try Self.generatorDifference(dir + "/split/latest.h5", dir + "/straight/latest.h5")
     #expect(diff < 1e-4, "weights differ by \(diff) in \(key)")
     #expect(try Self.metrics(dir + "/split/metrics.jsonl").map { $0["step"]! } == (1...12).map(Double.init))
@@ -84,23 +96,30 @@ import Testing
     let files = try writeTinyRun(in: dir)
     #expect(try Self.unlearn(trainArguments(files, out: dir + "/straight", steps: 10), ranks: 2).status == 0)
     #expect(try Self.unlearn(trainArguments(files, out: dir + "/split", steps: 5), ranks: 2).status == 0)
-    let resumed = try Self.unlearn(trainArguments(files, out: dir + "/split", steps: 10, extra: ["--resume", dir + "/split/latest.h5"]), ranks: 2)
+    let resumed = try Self.unlearn(
+      trainArguments(files, out: dir + "/split", steps: 10, extra: ["--resume", dir + "/split/latest.h5"]), ranks: 2)
     #expect(resumed.status == 0, "\(resumed)")
     let (diff, key) = try Self.generatorDifference(dir + "/split/latest.h5", dir + "/straight/latest.h5")
-    #expect(diff == 0, "an interrupted run must end exactly where the uninterrupted one does; \(key) differs by \(diff)")
+    #expect(
+      diff == 0, "an interrupted run must end exactly where the uninterrupted one does; \(key) differs by \(diff)")
   }
 
   @Test(arguments: ["gan", "classifier"])
   func pretrainingIsRankInvariant(kind: String) throws {
     let dir = temporaryFolder(kind)
     let mnist = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/data/mnist").path
-    let arch = kind == "gan"
+    let arch =
+      kind == "gan"
       ? #"{"family":"dcgan","latent_dim":8,"channels":1,"base_size":7,"widths":[8,4]}"#
       : #"{"family":"classifier","channels":1,"image_size":28,"widths":[4,8],"hidden":16,"classes":10}"#
     func args(_ out: String) -> [String] {
-      ["pretrain", kind, "--images", mnist + "/t10k-images-idx3-ubyte.gz", "--labels", mnist + "/t10k-labels-idx1-ubyte.gz",
-       "--architecture", arch, "--out", out, "--steps", "4", "--global-batch", "16", "--train-count", "200", "--log-every", "1",
-       "--learning-rate", "1e-3"]
+      [
+        "pretrain", kind, "--images", mnist + "/t10k-images-idx3-ubyte.gz", "--labels",
+        mnist + "/t10k-labels-idx1-ubyte.gz",
+        "--architecture", arch, "--out", out, "--steps", "4", "--global-batch", "16", "--train-count", "200",
+        "--log-every", "1",
+        "--learning-rate", "1e-3",
+      ]
     }
     let one = try Self.unlearn(args(dir + "/one"))
     #expect(one.status == 0, "\(one)")
@@ -123,30 +142,42 @@ extension DistributedRunTests {
   @Test func evaluationIsRankInvariant() throws {
     let dir = temporaryFolder()
     let files = try writeTinyRun(in: dir)
-    let classifierArch = Architecture(family: "classifier", channels: 1, widths: [4, 8], imageSize: 28, hidden: 16, classes: 10)
+    let classifierArch = Architecture(
+      family: "classifier", channels: 1, widths: [4, 8], imageSize: 28, hidden: 16, classes: 10)
     let c = ModelIO.build(classifierArch, seed: 5)
     try ModelIO.modelFile(architecture: classifierArch, networks: c.networks).write(to: dir + "/classifier.h5")
     #expect(try Self.unlearn(trainArguments(files, out: dir + "/run", steps: 5)).status == 0)
     for ranks in [1, 2] {
       let job = try Self.unlearn(
-        ["eval", "--model", dir + "/run/latest.h5", "--original", files.model, "--labeler", "attribute:area:top=0.3",
-         "--count", "60", "--seed", "4", "--classifier", dir + "/classifier.h5", "--direction", files.direction,
-         "--json", dir + "/eval\(ranks).json"], ranks: ranks == 1 ? nil : 2)
+        [
+          "eval", "--model", dir + "/run/latest.h5", "--original", files.model, "--labeler", "attribute:area:top=0.3",
+          "--count", "60", "--seed", "4", "--classifier", dir + "/classifier.h5", "--direction", files.direction,
+          "--json", dir + "/eval\(ranks).json",
+        ], ranks: ranks == 1 ? nil : 2)
       #expect(job.status == 0, "\(job)")
       let collect = try Self.unlearn(
-        ["collect", "--model", files.model, "--count", "40", "--seed", "2", "--labeler", "classifier:\(dir)/classifier.h5:class=3",
-         "--out", dir + "/collection\(ranks).h5"], ranks: ranks == 1 ? nil : 2)
+        [
+          "collect", "--model", files.model, "--count", "40", "--seed", "2", "--labeler",
+          "classifier:\(dir)/classifier.h5:class=3",
+          "--out", dir + "/collection\(ranks).h5",
+        ], ranks: ranks == 1 ? nil : 2)
       #expect(collect.status == 0, "\(collect)")
     }
-    let e1 = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/eval1.json"))) as! [String: Any]
-    let e2 = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/eval2.json"))) as! [String: Any]
+    let e1 =
+      try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/eval1.json")))
+      as! [String: Any]
+    let e2 =
+      try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/eval2.json")))
+      as! [String: Any]
     #expect(Set(e1.keys) == Set(e2.keys))
     for (k, v) in e1 {
       if let a = (v as? NSNumber)?.doubleValue, let b = (e2[k] as? NSNumber)?.doubleValue {
         #expect(abs(a - b) <= 1e-6 + 1e-4 * abs(a), "\(k): \(a) (1 rank) vs \(b) (2 ranks)")
       }
     }
-    for key in ["target_ratio", "target_ratio_original", "preservation_l1", "fid", "fid_original", "inception_score"] { #expect(e1[key] != nil, "\(key) reported") }
+    for key in ["target_ratio", "target_ratio_original", "preservation_l1", "fid", "fid_original", "inception_score"] {
+      #expect(e1[key] != nil, "\(key) reported")
+    }
     let c1 = try Collection.read(dir + "/collection1.h5"), c2 = try Collection.read(dir + "/collection2.h5")
     #expect(c1.z.array == c2.z.array && c1.labels == c2.labels)
   }
@@ -154,10 +185,14 @@ extension DistributedRunTests {
   @Test func usageErrorsExitWith64AndNameTheFlag() throws {
     let bad = try Self.unlearn(["train", "--stepz", "3"])
     #expect(bad.status == 64 && bad.stderr.contains("--stepz") && bad.stderr.contains("--steps"), "\(bad)")
-    let missing = try Self.unlearn(["eval", "--model", "/nonexistent/m.h5", "--original", "x", "--labeler", "attribute:area:top=0.1", "--json", "/tmp/x.json"])
+    let missing = try Self.unlearn([
+      "eval", "--model", "/nonexistent/m.h5", "--original", "x", "--labeler", "attribute:area:top=0.1", "--json",
+      "/tmp/x.json",
+    ])
     #expect(missing.status != 0 && missing.stderr.contains("/nonexistent/m.h5"), "\(missing)")
     let help = try Self.unlearn(["collect", "--help"])
-    #expect(help.status == 0 && help.stdout.contains("USAGE: unlearn collect") && help.stdout.contains("--labeler <spec>"))
+    #expect(
+      help.status == 0 && help.stdout.contains("USAGE: unlearn collect") && help.stdout.contains("--labeler <spec>"))
   }
 }
 
@@ -165,10 +200,14 @@ extension DistributedRunTests {
   /// docs/CLI.md is the tool's own help text; regenerate it with tools/gen-cli-docs.sh after changing options.
   @Test func cliReferenceMatchesHelp() throws {
     let doc = try String(contentsOf: repositoryRoot.appendingPathComponent("docs/CLI.md"), encoding: .utf8)
-    for c in ["sample", "inspect", "collect", "direction", "train", "eval", "attack", "pretrain", "fid", "bench", "demo"] {
+    for c in [
+      "sample", "inspect", "collect", "direction", "train", "eval", "attack", "pretrain", "fid", "bench", "demo",
+    ] {
       let help = try Self.unlearn([c, "--help"])
       #expect(help.status == 0)
-      #expect(doc.contains(help.stdout.trimmingCharacters(in: .newlines)), "docs/CLI.md is stale for '\(c)': run bash tools/gen-cli-docs.sh")
+      #expect(
+        doc.contains(help.stdout.trimmingCharacters(in: .newlines)),
+        "docs/CLI.md is stale for '\(c)': run bash tools/gen-cli-docs.sh")
     }
   }
 }
@@ -180,9 +219,13 @@ extension DistributedRunTests {
     let dir = temporaryFolder()
     let mnist = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/data/mnist").path
     func args(_ out: String, steps: Int) -> [String] {
-      ["pretrain", "gan", "--images", mnist + "/t10k-images-idx3-ubyte.gz", "--labels", mnist + "/t10k-labels-idx1-ubyte.gz",
-       "--architecture", #"{"family":"dcgan","latent_dim":8,"channels":1,"base_size":7,"widths":[8,4]}"#, "--out", out,
-       "--steps", String(steps), "--global-batch", "16", "--train-count", "40", "--log-every", "1", "--checkpoint-every", "2"]
+      [
+        "pretrain", "gan", "--images", mnist + "/t10k-images-idx3-ubyte.gz", "--labels",
+        mnist + "/t10k-labels-idx1-ubyte.gz",
+        "--architecture", #"{"family":"dcgan","latent_dim":8,"channels":1,"base_size":7,"widths":[8,4]}"#, "--out", out,
+        "--steps", String(steps), "--global-batch", "16", "--train-count", "40", "--log-every", "1",
+        "--checkpoint-every", "2",
+      ]
     }
     #expect(try Self.unlearn(args(dir + "/straight", steps: 6)).status == 0)
     #expect(try Self.unlearn(args(dir + "/split", steps: 3)).status == 0)
@@ -190,7 +233,9 @@ extension DistributedRunTests {
     #expect(resumed.status == 0, "\(resumed)")
     let a = try ModelFile.read(dir + "/straight/latest.h5"), b = try ModelFile.read(dir + "/split/latest.h5")
     for (group, tensors) in a.groups {
-      for (key, t) in tensors { #expect(t.array == b.groups[group]![key]!.array, "\(group)/\(key) differs after resume") }
+      for (key, t) in tensors {
+        #expect(t.array == b.groups[group]![key]!.array, "\(group)/\(key) differs after resume")
+      }
     }
   }
 }
@@ -201,10 +246,15 @@ extension DistributedRunTests {
   @Test func personPicksFromTheContactSheet() throws {
     let dir = temporaryFolder()
     let files = try writeTinyRun(in: dir)
-    let args = ["collect", "--model", files.model, "--count", "30", "--seed", "4", "--labeler", "ids:\(dir)/picks.txt", "--out", dir + "/c.h5"]
+    let args = [
+      "collect", "--model", files.model, "--count", "30", "--seed", "4", "--labeler", "ids:\(dir)/picks.txt", "--out",
+      dir + "/c.h5",
+    ]
     let first = try Self.unlearn(args + ["--sheet", dir + "/sheet.png"])
     #expect(first.status == 0 && first.stdout.contains("write the numbers"), "\(first)")
-    #expect(FileManager.default.fileExists(atPath: dir + "/sheet.png") && !FileManager.default.fileExists(atPath: dir + "/c.h5"))
+    #expect(
+      FileManager.default.fileExists(atPath: dir + "/sheet.png")
+        && !FileManager.default.fileExists(atPath: dir + "/c.h5"))
     try "1, 7\n29 # last\n".write(toFile: dir + "/picks.txt", atomically: true, encoding: .utf8)
     let second = try Self.unlearn(args)
     #expect(second.status == 0, "\(second)")

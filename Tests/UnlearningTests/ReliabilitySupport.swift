@@ -1,7 +1,7 @@
 import Foundation
 import IO
-import TestSupport
 import Tensor
+import TestSupport
 import Testing
 
 @testable import Unlearning

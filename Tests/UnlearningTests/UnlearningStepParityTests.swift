@@ -6,6 +6,7 @@ import NN
 import Tensor
 import TestSupport
 import Testing
+
 @testable import Unlearning
 
 /// One unlearning step against PyTorch (Tests/Fixtures/unlearn_step.h5, tools/make_fixtures.py): routing,
@@ -41,7 +42,8 @@ import Testing
     let direction = FeatureDirection(
       direction: u.array, threshold: Double(t), nPositive: 1, nNegative: 1, latentSpace: "z", labeler: "fixture",
       sourceModel: Self.path, thresholdSource: "user")
-    let trainer = try UnlearningTrainer(config: config, source: source, direction: direction, communicator: LocalCommunicator())
+    let trainer = try UnlearningTrainer(
+      config: config, source: source, direction: direction, communicator: LocalCommunicator())
     if f.exists("\(g)/start") {
       let params = Dictionary(uniqueKeysWithValues: trainer.model.namedParameters().map { ($0.0, $0.1) })
       for key in try f.members(of: "\(g)/start") where params[key] != nil {
@@ -65,8 +67,10 @@ import Testing
       if mask[i] == 1 { unlearn += Double(l1[i]); percep += 1 - Double(ms[i]) } else { recon += Double(l1[i]) }
     }
     let b = Double(mask.count)
-    #expect(abs(m.lossRecon - recon / b) <= 1e-6 && abs(m.lossUnlearn - unlearn / b) <= 1e-6 && abs(m.lossPercep - percep / b) <= 1e-5,
-            "terms \(m.lossRecon) \(m.lossUnlearn) \(m.lossPercep) vs \(recon / b) \(unlearn / b) \(percep / b)")
+    #expect(
+      abs(m.lossRecon - recon / b) <= 1e-6 && abs(m.lossUnlearn - unlearn / b) <= 1e-6
+        && abs(m.lossPercep - percep / b) <= 1e-5,
+      "terms \(m.lossRecon) \(m.lossUnlearn) \(m.lossPercep) vs \(recon / b) \(unlearn / b) \(percep / b)")
 
     for (key, p) in trainer.model.namedParameters() {
       assertClose(p.grad, try f.readFloats("\(g)/grads/\(key)"), rtol: 1e-3, atol: 1e-7, "\(case_) grad \(key)")
@@ -80,7 +84,10 @@ import Testing
         let excess = abs(p.value[i] - after[i]) / tolerance
         if excess > worst.1 { worst = (i, excess) }
       }
-      #expect(worst.1 <= 1, "\(case_) after Adam \(key): element \(worst.0): \(p.value[worst.0]) vs \(after[worst.0]) (grad \(reference[worst.0]))")
+      #expect(
+        worst.1 <= 1,
+        "\(case_) after Adam \(key): element \(worst.0): \(p.value[worst.0]) vs \(after[worst.0]) (grad \(reference[worst.0]))"
+      )
     }
   }
 }

@@ -5,10 +5,13 @@ import Models
 import NN
 import Tensor
 import Testing
+
 @testable import Unlearning
 
 @Suite struct UnlearningTrainerTests {
-  func makeTrainer(_ dir: String, steps: Int = 6, configure: (inout TrainConfig) -> Void = { _ in }) throws -> UnlearningTrainer {
+  func makeTrainer(_ dir: String, steps: Int = 6, configure: (inout TrainConfig) -> Void = { _ in }) throws
+    -> UnlearningTrainer
+  {
     let files = try writeTinyRun(in: dir)
     var config = TrainConfig()
     config.model = files.model
@@ -41,7 +44,9 @@ import Testing
           #expect(abs(trainer.direction.project(zh, unit: trainer.unit) - trainer.threshold) < 1e-5)
           // Only the component along u changes.
           var orthogonal = 0.0
-          for k in 0..<d { orthogonal = max(orthogonal, Double(abs((z[k] - zh[k]) - Float(p - trainer.threshold) * trainer.unit[k]))) }
+          for k in 0..<d {
+            orthogonal = max(orthogonal, Double(abs((z[k] - zh[k]) - Float(p - trainer.threshold) * trainer.unit[k])))
+          }
           #expect(orthogonal < 1e-6)
         } else {
           for k in 0..<d { #expect(zh[k] == z[k]) }
@@ -54,7 +59,9 @@ import Testing
   @Test func stepLowersTheLossOnAFixedBatch() throws {
     let trainer = try makeTrainer(temporaryFolder()) { $0.learningRate = 3e-3 }
     // Perturb g so the loss is not 0 at the start, then optimise the same latents repeatedly.
-    for (_, p) in trainer.model.namedParameters() { for i in 0..<p.value.count { p.value[i] += 0.02 * Float((i * 7919) % 13 - 6) / 6 } }
+    for (_, p) in trainer.model.namedParameters() {
+      for i in 0..<p.value.count { p.value[i] += 0.02 * Float((i * 7919) % 13 - 6) / 6 }
+    }
     trainer.sample(stepIndex: 0)
     trainer.drawsLatents = false
     let first = try trainer.runStep().loss
@@ -75,10 +82,15 @@ import Testing
     try c.train()
     #expect(c.step == 6)
     #expect(a.store.values.array == c.store.values.array, "weights bitwise equal after resume")
-    #expect(a.adam.m.array == c.adam.m.array && a.adam.v.array == c.adam.v.array && a.adam.stepCount == c.adam.stepCount)
+    #expect(
+      a.adam.m.array == c.adam.m.array && a.adam.v.array == c.adam.v.array && a.adam.stepCount == c.adam.stepCount)
     #expect(a.history.map { $0.loss } == c.history.map { $0.loss })
-    let metricsA = try String(contentsOfFile: dirA + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").map { $0.replacingOccurrences(of: #""seconds":[0-9.e-]+"#, with: "", options: .regularExpression) }
-    let metricsC = try String(contentsOfFile: dirB + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").map { $0.replacingOccurrences(of: #""seconds":[0-9.e-]+"#, with: "", options: .regularExpression) }
+    let metricsA = try String(contentsOfFile: dirA + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").map {
+      $0.replacingOccurrences(of: #""seconds":[0-9.e-]+"#, with: "", options: .regularExpression)
+    }
+    let metricsC = try String(contentsOfFile: dirB + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").map {
+      $0.replacingOccurrences(of: #""seconds":[0-9.e-]+"#, with: "", options: .regularExpression)
+    }
     #expect(metricsA == metricsC && metricsA.count == 6)
   }
 
@@ -92,7 +104,8 @@ import Testing
     #expect(g.stateDict()["main.0.weight"]!.array == t.model.stateDict()["main.0.weight"]!.array)
     let h = try Checkpoint.header(dir + "/latest.h5")
     #expect(h.step == 2 && h.worldSizeAtSave == 1)
-    let config = try ConfigLoader.decode(TrainConfig.self, from: Data(h.configJSON.utf8), knownKeys: TrainConfig.keys, source: "checkpoint")
+    let config = try ConfigLoader.decode(
+      TrainConfig.self, from: Data(h.configJSON.utf8), knownKeys: TrainConfig.keys, source: "checkpoint")
     #expect(config == t.config)
     let file = try HDF5File.open(dir + "/latest.h5")
     #expect(try file.readDoubles("/metrics/step") == [1, 2])
@@ -120,11 +133,14 @@ import Testing
   @Test func directionLengthMismatchIsAnError() throws {
     let dir = temporaryFolder()
     let files = try writeTinyRun(in: dir)
-    let wrong = FeatureDirection(direction: [1, 2, 3], threshold: 0, nPositive: 1, nNegative: 1, latentSpace: "z", labeler: "", sourceModel: "", thresholdSource: "user")
+    let wrong = FeatureDirection(
+      direction: [1, 2, 3], threshold: 0, nPositive: 1, nNegative: 1, latentSpace: "z", labeler: "", sourceModel: "",
+      thresholdSource: "user")
     var config = TrainConfig()
     config.direction = "D.h5"
     #expect(throws: UsageError.self) {
-      _ = try UnlearningTrainer(config: config, source: try ModelIO.load(files.model), direction: wrong, communicator: LocalCommunicator())
+      _ = try UnlearningTrainer(
+        config: config, source: try ModelIO.load(files.model), direction: wrong, communicator: LocalCommunicator())
     }
   }
 }
