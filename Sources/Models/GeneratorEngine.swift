@@ -118,13 +118,15 @@ final class GeneratorEngine {
         stages.append(
           Stage(
             convolution: conv, norm: bn, activation: .relu, layerIndices: [i + 2, i + 1, i], geometry: g,
-            scale: Tensor(shape: [c]), shift: Tensor(shape: [c]), inverseStd: Tensor(shape: [c]), mean: Tensor(shape: [c])))
+            scale: Tensor(shape: [c]), shift: Tensor(shape: [c]), inverseStd: Tensor(shape: [c]),
+            mean: Tensor(shape: [c])))
         i += 3
       } else if i + 1 == layers.count - 1, layers[i + 1] is Tanh {
         stages.append(
           Stage(
             convolution: conv, norm: nil, activation: .tanh, layerIndices: [i + 1, i], geometry: g,
-            scale: Tensor(shape: [c]), shift: Tensor(shape: [c]), inverseStd: Tensor(shape: [c]), mean: Tensor(shape: [c])))
+            scale: Tensor(shape: [c]), shift: Tensor(shape: [c]), inverseStd: Tensor(shape: [c]),
+            mean: Tensor(shape: [c])))
         i += 2
       } else {
         return nil
@@ -248,15 +250,15 @@ final class GeneratorEngine {
             b: x, c: cols.pointer)
         }
         timed(si, "col2im+epilogue") {
-        switch st.activation {
-        case .relu:
-          let pre = retain ? st.preActivation!.pointer + start * outF : y
-          batchLastCol2im(
-            cols.pointer, batchBlock: nb, geometry: g, into: pre,
-            epilogue: .affineReLU(scale: st.scale.pointer, shift: st.shift.pointer, activated: y))
-        case .tanh:
-          batchLastCol2im(cols.pointer, batchBlock: nb, geometry: g, into: y, epilogue: .tanh)
-        }
+          switch st.activation {
+          case .relu:
+            let pre = retain ? st.preActivation!.pointer + start * outF : y
+            batchLastCol2im(
+              cols.pointer, batchBlock: nb, geometry: g, into: pre,
+              epilogue: .affineReLU(scale: st.scale.pointer, shift: st.shift.pointer, activated: y))
+          case .tanh:
+            batchLastCol2im(cols.pointer, batchBlock: nb, geometry: g, into: y, epilogue: .tanh)
+          }
         }
       }
       input = out

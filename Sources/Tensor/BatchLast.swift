@@ -141,47 +141,47 @@ public func batchLastCol2im(
   let maxTaps = (max(kh, kw) + s - 1) / s
   // Scratch: per image row y the column offsets of its (ki, oh) taps and their count; the same per column x.
   withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: maxTaps * maxTaps) { tapScratch in
-  let tapPointers = tapScratch.baseAddress!
-  withUnsafeTemporaryAllocation(of: Int.self, capacity: (h + w) * (maxTaps + 1) + 2 * maxTaps) { scratch in
-    let yOffsets = scratch.baseAddress!
-    let yCounts = yOffsets + h * maxTaps
-    let xOffsets = yCounts + h
-    let xCounts = xOffsets + w * maxTaps
-    let taps = xCounts + w
-    for y in 0..<h {
-      yCounts[y] = axisTaps(y, kernel: kh, stride: s, padding: p, outputs: g.outputHeight, into: taps)
-      for t in 0..<yCounts[y] { yOffsets[y * maxTaps + t] = taps[2 * t] * kw * rowLength + taps[2 * t + 1] * wo * nb }
-    }
-    for x in 0..<w {
-      xCounts[x] = axisTaps(x, kernel: kw, stride: s, padding: p, outputs: wo, into: taps)
-      for t in 0..<xCounts[x] { xOffsets[x * maxTaps + t] = taps[2 * t] * rowLength + taps[2 * t + 1] * nb }
-    }
-    for c in 0..<g.channels {
-      let channelColumns = columns + c * kh * kw * rowLength
-      for a in 0..<min(s, h) {
-        for b in 0..<min(s, w) {
-          for y in stride(from: a, to: h, by: s) {
-            let ny = yCounts[y]
-            let rowOffset = (c * h + y) * w * nb
-            for x in stride(from: b, to: w, by: s) {
-              let pixel = rowOffset + x * nb
-              // This pixel's taps: column-matrix pointers, summed in this order.
-              var count = 0
-              for ty in 0..<ny {
-                let base = channelColumns + yOffsets[y * maxTaps + ty]
-                for tx in 0..<xCounts[x] {
-                  tapPointers[count] = base + xOffsets[x * maxTaps + tx]
-                  count += 1
+    let tapPointers = tapScratch.baseAddress!
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: (h + w) * (maxTaps + 1) + 2 * maxTaps) { scratch in
+      let yOffsets = scratch.baseAddress!
+      let yCounts = yOffsets + h * maxTaps
+      let xOffsets = yCounts + h
+      let xCounts = xOffsets + w * maxTaps
+      let taps = xCounts + w
+      for y in 0..<h {
+        yCounts[y] = axisTaps(y, kernel: kh, stride: s, padding: p, outputs: g.outputHeight, into: taps)
+        for t in 0..<yCounts[y] { yOffsets[y * maxTaps + t] = taps[2 * t] * kw * rowLength + taps[2 * t + 1] * wo * nb }
+      }
+      for x in 0..<w {
+        xCounts[x] = axisTaps(x, kernel: kw, stride: s, padding: p, outputs: wo, into: taps)
+        for t in 0..<xCounts[x] { xOffsets[x * maxTaps + t] = taps[2 * t] * rowLength + taps[2 * t + 1] * nb }
+      }
+      for c in 0..<g.channels {
+        let channelColumns = columns + c * kh * kw * rowLength
+        for a in 0..<min(s, h) {
+          for b in 0..<min(s, w) {
+            for y in stride(from: a, to: h, by: s) {
+              let ny = yCounts[y]
+              let rowOffset = (c * h + y) * w * nb
+              for x in stride(from: b, to: w, by: s) {
+                let pixel = rowOffset + x * nb
+                // This pixel's taps: column-matrix pointers, summed in this order.
+                var count = 0
+                for ty in 0..<ny {
+                  let base = channelColumns + yOffsets[y * maxTaps + ty]
+                  for tx in 0..<xCounts[x] {
+                    tapPointers[count] = base + xOffsets[x * maxTaps + tx]
+                    count += 1
+                  }
                 }
+                gatherPixel(
+                  tapPointers, count: count, nb: nb, into: image + pixel, channel: c, epilogue: epilogue, pixel: pixel)
               }
-              gatherPixel(
-                tapPointers, count: count, nb: nb, into: image + pixel, channel: c, epilogue: epilogue, pixel: pixel)
             }
           }
         }
       }
     }
-  }
   }
 }
 

@@ -83,7 +83,7 @@ let benchCommand = Command(
         known += v
         s += String(format: " %@ %.0f +", k, v)
       }
-      s += String(format: " runtime and libraries %.0f", r.peakResidentMegabytes - known)
+      s += String(format: " rest (loss workspaces, trainer buffers, runtime, libraries) %.0f", r.peakResidentMegabytes - known)
       if let k = r.kernelMilliseconds {
         for net in ["f", "g"] {
           for (i, stage) in (k[net] ?? []).enumerated() {
