@@ -6,7 +6,7 @@
 # ../shared/tools/test-hosts makes two test hosts (network namespaces uh1, uh2 on a private bridge) and an
 # rsh agent, so `mpirun --host` starts one rank on each "machine" and they talk over TCP. Checks:
 #   1. collect on 2 hosts writes the same collection as on 1 host;
-#   2. train on 2 hosts gives the same model as on 1 host (2 ranks: bit for bit; 1 rank: within 1e-4);
+#   2. train on 2 hosts gives the same model as on 1 host (2 ranks: bit for bit; 1 rank: within 1e-4 + 3·lr);
 #   3. cutting host 2's link mid-run ends the job by itself within 60 s, with a line naming the phase and
 #      step it stalled in;
 #   4. after mending the link, the last checkpoint loads and --resume continues from it on 2 hosts.
@@ -87,7 +87,7 @@ checkpoint_step() { timeout 30 "$unlearn" inspect "$1" 2>/dev/null | sed -n 's/^
 # same_datasets A B GROUP RTOL: every dataset of GROUP agrees (RTOL 0: byte for byte; else within
 # RTOL × the dataset's largest magnitude). Prints the worst dataset on failure.
 same_datasets() {
-  local a=$1 b=$2 group=$3 rtol=$4 name ds
+  local a=$1 b=$2 group=$3 rtol=$4 atol=${5:-0} name ds
   for name in $(h5ls "$a/$group" | awk '$2 == "Dataset" {print $1}'); do
     ds=${group:+/$group}/$name
     h5dump -d "$ds" -b LE -o "$work/a.bin" "$a" >/dev/null 2>&1 || { echo "cannot read $ds of $a"; return 1; }
@@ -95,9 +95,9 @@ same_datasets() {
     if [ "$rtol" = 0 ]; then
       cmp -s "$work/a.bin" "$work/b.bin" || { echo "$ds differs"; return 1; }
     else
-      paste <(od -An -v -t f4 -w4 "$work/a.bin") <(od -An -v -t f4 -w4 "$work/b.bin") | awk -v tol="$rtol" -v ds="$ds" '
+      paste <(od -An -v -t f4 -w4 "$work/a.bin") <(od -An -v -t f4 -w4 "$work/b.bin") | awk -v tol="$rtol" -v atol="$atol" -v ds="$ds" '
         { d = $1 - $2; if (d < 0) d = -d; m = $2 < 0 ? -$2 : $2; if (m > s) s = m; if (d > w) w = d }
-        END { if (w > tol * s + 1e-12) { printf "%s differs by %g (scale %g)\n", ds, w, s; exit 1 } }' || return 1
+        END { if (w > tol * s + atol + 1e-12) { printf "%s differs by %g (scale %g)\n", ds, w, s; exit 1 } }' || return 1
     fi
   done
 }
@@ -128,7 +128,9 @@ if timeout 180 "${two_hosts[@]}" "${train[@]}" --out "$work/t2h" --steps 12 >"$w
   && timeout 180 "$unlearn" "${train[@]}" --out "$work/t1r" --steps 12 >"$work/t1r.log" 2>&1; then
   if why=$(same_datasets "$work/t2h/latest.h5" "$work/t1h/latest.h5" generator 0); then pass "train on 2 hosts = 2 ranks on 1 host, bit for bit"
   else fail "train on 2 hosts differs from 2 ranks on 1 host: $why"; fi
-  if why=$(same_datasets "$work/t2h/latest.h5" "$work/t1r/latest.h5" generator 1e-4); then pass "train on 2 hosts = 1 rank within 1e-4"
+  # 1 and 2 ranks sum gradients in a different order; Adam's normalisation turns a rounding-level difference
+  # of a near-zero gradient into up to a whole step (lr) for that weight, so allow 3 steps' worth per weight.
+  if why=$(same_datasets "$work/t2h/latest.h5" "$work/t1r/latest.h5" generator 1e-4 3e-4); then pass "train on 2 hosts = 1 rank within 1e-4 relative + 3·lr"
   else fail "train on 2 hosts differs from 1 rank: $why"; fi
 else
   fail "training failed: $(tail -3 "$work/t2h.log" "$work/t1h.log" "$work/t1r.log")"
