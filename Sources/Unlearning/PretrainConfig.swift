@@ -1,7 +1,7 @@
 import Foundation
 
 /// Settings of `unlearn pretrain gan|vae|classifier`. Keys are snake_case; flags are kebab-case.
-public struct PretrainConfig: Codable, Equatable {
+public struct PretrainConfig: RunConfiguration, Equatable {
   /// "gan", "vae" or "classifier".
   public var kind: String = "gan"
   /// A preset name (dcgan28, dcgan64, vae28, classifier28) or an architecture JSON object as a string.
@@ -34,27 +34,6 @@ public struct PretrainConfig: Codable, Equatable {
   }
 
   public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
-
-  public init(from decoder: Decoder) throws {
-    let c = try decoder.container(keyedBy: CodingKeys.self)
-    let d = PretrainConfig()
-    kind = try c.decodeIfPresent(String.self, forKey: .kind) ?? d.kind
-    architecture = try c.decodeIfPresent(String.self, forKey: .architecture) ?? d.architecture
-    images = try c.decodeIfPresent(String.self, forKey: .images) ?? d.images
-    labels = try c.decodeIfPresent(String.self, forKey: .labels) ?? d.labels
-    trainCount = try c.decodeIfPresent(Int.self, forKey: .trainCount) ?? d.trainCount
-    out = try c.decodeIfPresent(String.self, forKey: .out) ?? d.out
-    steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps
-    globalBatch = try c.decodeIfPresent(Int.self, forKey: .globalBatch) ?? d.globalBatch
-    seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
-    learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate) ?? d.learningRate
-    beta1 = try c.decodeIfPresent(Double.self, forKey: .beta1) ?? d.beta1
-    beta2 = try c.decodeIfPresent(Double.self, forKey: .beta2) ?? d.beta2
-    vaeSigma = try c.decodeIfPresent(Double.self, forKey: .vaeSigma) ?? d.vaeSigma
-    checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? d.checkpointEvery
-    logEvery = try c.decodeIfPresent(Int.self, forKey: .logEvery) ?? d.logEvery
-    watchdogSeconds = try c.decodeIfPresent(Double.self, forKey: .watchdogSeconds) ?? d.watchdogSeconds
-  }
 
   public func validate() throws {
     func bad(_ key: String, _ why: String) -> UsageError { UsageError("config key \"\(key)\": \(why)") }

@@ -1,8 +1,14 @@
 import Foundation
 
+/// A run configuration: Codable with a default for every key (`init()`). ``ConfigLoader`` decodes a JSON
+/// object onto the defaults, so a file or a flag names only what it changes.
+public protocol RunConfiguration: Codable {
+  init()
+}
+
 /// Every setting of an unlearning run (`unlearn train`). JSON keys are snake_case; command-line flags are
 /// the same names in kebab-case and override the file. Defaults follow the paper and ANCHORS.md.
-public struct TrainConfig: Codable, Equatable, Sendable {
+public struct TrainConfig: RunConfiguration, Equatable, Sendable {
   /// Pretrained model file (f, and the starting point of g).
   public var model: String = ""
   /// Direction file (z_e and threshold).
@@ -52,32 +58,6 @@ public struct TrainConfig: Codable, Equatable, Sendable {
   }
 
   public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
-
-  public init(from decoder: Decoder) throws {
-    let c = try decoder.container(keyedBy: CodingKeys.self)
-    let d = TrainConfig()
-    model = try c.decodeIfPresent(String.self, forKey: .model) ?? d.model
-    direction = try c.decodeIfPresent(String.self, forKey: .direction) ?? d.direction
-    out = try c.decodeIfPresent(String.self, forKey: .out) ?? d.out
-    steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps
-    globalBatch = try c.decodeIfPresent(Int.self, forKey: .globalBatch) ?? d.globalBatch
-    seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
-    learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate) ?? d.learningRate
-    beta1 = try c.decodeIfPresent(Double.self, forKey: .beta1) ?? d.beta1
-    beta2 = try c.decodeIfPresent(Double.self, forKey: .beta2) ?? d.beta2
-    alpha = try c.decodeIfPresent(Double.self, forKey: .alpha) ?? d.alpha
-    distance = try c.decodeIfPresent(String.self, forKey: .distance) ?? d.distance
-    perceptual = try c.decodeIfPresent(String.self, forKey: .perceptual) ?? d.perceptual
-    msSsimScales = try c.decodeIfPresent(Int.self, forKey: .msSsimScales) ?? d.msSsimScales
-    msSsimWindow = try c.decodeIfPresent(Int.self, forKey: .msSsimWindow) ?? d.msSsimWindow
-    msSsimSigma = try c.decodeIfPresent(Double.self, forKey: .msSsimSigma) ?? d.msSsimSigma
-    threshold = try c.decodeIfPresent(Double.self, forKey: .threshold)
-    checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? d.checkpointEvery
-    logEvery = try c.decodeIfPresent(Int.self, forKey: .logEvery) ?? d.logEvery
-    onNonfinite = try c.decodeIfPresent(String.self, forKey: .onNonfinite) ?? d.onNonfinite
-    bucketMegabytes = try c.decodeIfPresent(Double.self, forKey: .bucketMegabytes) ?? d.bucketMegabytes
-    watchdogSeconds = try c.decodeIfPresent(Double.self, forKey: .watchdogSeconds) ?? d.watchdogSeconds
-  }
 
   /// Checks every value's range; the error names the key.
   public func validate() throws {
@@ -135,7 +115,11 @@ public enum ConfigLoader {
       let hint = nearest(key, in: knownKeys).map { "; did you mean \"\($0)\"?" } ?? ""
       throw UsageError("\(source): unknown key \"\(key)\"\(hint)")
     }
-    do { return try JSONDecoder().decode(T.self, from: data) } catch let DecodingError.typeMismatch(t, ctx) {
+    var complete = data
+    if let configuration = T.self as? any RunConfiguration.Type {
+      complete = try withDefaults(dict, configuration)
+    }
+    do { return try JSONDecoder().decode(T.self, from: complete) } catch let DecodingError.typeMismatch(t, ctx) {
       throw UsageError(
         "\(source): key \"\(ctx.codingPath.map(\.stringValue).joined(separator: "."))\": expected \(describe(t))")
     } catch let DecodingError.dataCorrupted(ctx) {
@@ -154,6 +138,13 @@ public enum ConfigLoader {
       throw UsageError("\(path): cannot read config file (missing or unreadable)")
     }
     return try decode(type, from: data, knownKeys: knownKeys, source: path)
+  }
+
+  /// The given keys over the encoded defaults of `C()`; a JSON `null` leaves the default in place.
+  static func withDefaults<C: RunConfiguration>(_ given: [String: Any], _ type: C.Type) throws -> Data {
+    var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(C())) as? [String: Any] ?? [:]
+    for (key, value) in given where !(value is NSNull) { merged[key] = value }
+    return try JSONSerialization.data(withJSONObject: merged)
   }
 
   static func describe(_ t: Any.Type) -> String {

@@ -77,6 +77,16 @@ import Testing
     try ConfigLoader.decode(TrainConfig.self, from: Data(json.utf8), knownKeys: TrainConfig.keys, source: "run.json")
   }
 
+  @Test func missingKeysAndNullsTakeTheDefaults() throws {
+    let c = try decode(#"{"steps": 20, "threshold": null, "alpha": null}"#)
+    var expected = TrainConfig()
+    expected.steps = 20
+    #expect(c == expected)
+    let p = try ConfigLoader.decode(
+      PretrainConfig.self, from: Data(#"{"kind": "vae"}"#.utf8), knownKeys: PretrainConfig.keys, source: "p.json")
+    #expect(p.kind == "vae" && p.steps == PretrainConfig().steps && p.vaeSigma == PretrainConfig().vaeSigma)
+  }
+
   @Test func unknownKeySuggestsTheNearest() {
     #expect { try decode(#"{"learning_rat": 0.1}"#) } throws: {
       "\($0)" == #"run.json: unknown key "learning_rat"; did you mean "learning_rate"?"#
