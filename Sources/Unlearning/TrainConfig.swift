@@ -36,6 +36,15 @@ public struct TrainConfig: RunConfiguration, Equatable, Sendable {
   public var msSsimSigma: Double = 1.5
   /// Overrides the direction file's threshold when set.
   public var threshold: Double? = nil
+  /// Which latents are moved and how far: "projection" (the paper: u·z ≥ t, onto t) or "labeler"
+  /// (the latents `router_labeler` calls positive, along −u until it calls them negative; see ``LabelerRouter``).
+  public var routing: String = "projection"
+  /// `routing: "labeler"`: a labeler spec that judges single images (classifier:…, attribute:NAME:min=V).
+  public var routerLabeler: String? = nil
+  /// `routing: "labeler"`: Δ, the distance along −u between a positive's candidates.
+  public var routerStep: Double = 0.5
+  /// `routing: "labeler"`: K, the candidates tried per positive.
+  public var routerCandidates: Int = 8
   /// Write `latest.h5` every this many steps (and at the end); 0 = only at the end.
   public var checkpointEvery: Int = 100
   /// Log a metrics line every this many steps.
@@ -55,6 +64,7 @@ public struct TrainConfig: RunConfiguration, Equatable, Sendable {
     case msSsimScales = "ms_ssim_scales", msSsimWindow = "ms_ssim_window", msSsimSigma = "ms_ssim_sigma"
     case checkpointEvery = "checkpoint_every", logEvery = "log_every", onNonfinite = "on_nonfinite"
     case bucketMegabytes = "bucket_megabytes", watchdogSeconds = "watchdog_seconds"
+    case routing, routerLabeler = "router_labeler", routerStep = "router_step", routerCandidates = "router_candidates"
   }
 
   public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
@@ -80,6 +90,17 @@ public struct TrainConfig: RunConfiguration, Equatable, Sendable {
     }
     if !(msSsimSigma > 0) { throw bad("ms_ssim_sigma", "must be > 0, got \(msSsimSigma)") }
     if let t = threshold, !t.isFinite { throw bad("threshold", "must be a finite number, got \(t)") }
+    if !["projection", "labeler"].contains(routing) {
+      throw bad("routing", "must be \"projection\" or \"labeler\", got \"\(routing)\"")
+    }
+    if routing == "labeler" {
+      guard let spec = routerLabeler else { throw bad("router_labeler", "routing \"labeler\" needs a labeler spec") }
+      do { _ = try LabelerSpec.parse(spec) } catch let e as UsageError {
+        throw bad("router_labeler", e.message.replacingOccurrences(of: "option --labeler ", with: ""))
+      }
+    }
+    if !(routerStep > 0) || !routerStep.isFinite { throw bad("router_step", "must be a finite number > 0, got \(routerStep)") }
+    if !(1...64).contains(routerCandidates) { throw bad("router_candidates", "must be 1…64, got \(routerCandidates)") }
     if checkpointEvery < 0 { throw bad("checkpoint_every", "must be ≥ 0, got \(checkpointEvery)") }
     if logEvery <= 0 { throw bad("log_every", "must be > 0, got \(logEvery)") }
     if !["stop", "skip"].contains(onNonfinite) {

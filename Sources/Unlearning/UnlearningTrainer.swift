@@ -30,6 +30,8 @@ public final class UnlearningTrainer {
   /// u, the unit direction.
   public let unit: [Float]
   public let threshold: Double
+  /// Set for `routing: "labeler"`; nil routes by the projection (the paper).
+  public let labelerRouter: LabelerRouter?
   /// Steps completed so far.
   public private(set) var step = 0
   /// Metrics of every completed step.
@@ -89,6 +91,11 @@ public final class UnlearningTrainer {
     model.setMode(.inference)
     unit = direction.unit
     threshold = config.threshold ?? direction.threshold
+    labelerRouter =
+      config.routing == "labeler"
+      ? try LabelerRouter(
+        labeler: LabelerSpec.parse(config.routerLabeler ?? ""), stepSize: config.routerStep,
+        candidates: config.routerCandidates) : nil
 
     store = ParameterStore(model.namedParameters())
     adam = Adam(
@@ -177,10 +184,17 @@ public final class UnlearningTrainer {
     }
     let b = Double(config.globalBatch), alpha = Float(config.alpha)
     if drawsLatents { sample(stepIndex: step) }
-    route()
-    times.sample = lap()
-
-    let target = original.forward(routedLatents)
+    let target: Tensor
+    if let labelerRouter {
+      times.sample = lap()
+      target = labelerRouter.targets(
+        latents: latents, original: original, direction: direction, unit: unit, threshold: threshold,
+        routed: &routed, routedLatents: routedLatents)
+    } else {
+      route()
+      times.sample = lap()
+      target = original.forward(routedLatents)
+    }
     times.originalForward = lap()
     let output = model.forward(latents)
     times.modelForward = lap()

@@ -129,7 +129,9 @@ let trainCommand = Command(
   abstract: "Unlearn the feature: fine-tune a copy of the generator (data-parallel under mpirun).",
   discussion: """
     L = α·(‖g(z) − f(ẑ)‖₁ + 1 − MS-SSIM(g(z), f(ẑ))) for latents with u·z ≥ t (ẑ moved back onto the \
-    threshold), ‖g(z) − f(z)‖₁ otherwise, averaged over the global batch; Adam. Writes OUT/latest.h5 (a \
+    threshold), ‖g(z) − f(z)‖₁ otherwise, averaged over the global batch; Adam. --routing labeler (not the \
+    paper's; docs/RESULTS.md) instead moves exactly the latents whose f(z) --router-labeler calls \
+    positive, along −u in steps of --router-step until it calls them negative. Writes OUT/latest.h5 (a \
     checkpoint that is also a model file) and OUT/metrics.jsonl. Every config key can be given as a flag \
     (--learning-rate, --alpha, --distance, --perceptual, --ms-ssim-scales, --checkpoint-every, \
     --on-nonfinite, ...); flags override --config, which overrides a resumed checkpoint's settings.
@@ -160,6 +162,14 @@ let trainCommand = Command(
     Option(name: "ms-ssim-window", value: "<n>", help: "MS-SSIM Gaussian window.", defaultValue: "7"),
     Option(name: "ms-ssim-sigma", value: "<s>", help: "MS-SSIM Gaussian σ.", defaultValue: "1.5"),
     Option(name: "threshold", value: "<t>", help: "Override the direction file's threshold."),
+    Option(
+      name: "routing", value: "<projection|labeler>",
+      help: "Which latents move: u·z ≥ t (the paper) or the labeler's positives.", defaultValue: "projection"),
+    Option(
+      name: "router-labeler", value: "<spec>",
+      help: "routing labeler: classifier:PATH:class=K or attribute:NAME:min=V."),
+    Option(name: "router-step", value: "<Δ>", help: "routing labeler: step along −u.", defaultValue: "0.5"),
+    Option(name: "router-candidates", value: "<k>", help: "routing labeler: steps tried.", defaultValue: "8"),
     Option(
       name: "checkpoint-every", value: "<k>", help: "Checkpoint every k steps (0 = only at the end).",
       defaultValue: "100"),

@@ -52,12 +52,23 @@ import Testing
   /// Different rank counts sum gradients in a different order, so weights agree to float tolerance, not
   /// bitwise. (At 10× the default learning rate the tiny model's trajectories separate after ~10 steps:
   /// Adam normalises away the scale of rounding-level gradient differences.)
-  @Test func oneAndTwoRanksTrainTheSameModel() throws {
+  /// Both routings: the paper's (by projection) and the labeler's (each latent judged on its own image).
+  @Test(arguments: ["projection", "labeler"])
+  func oneAndTwoRanksTrainTheSameModel(routing: String) throws {
     let dir = temporaryFolder()
     let files = try writeTinyRun(in: dir)
-    let one = try Self.unlearn(trainArguments(files, out: dir + "/one", steps: 20, learningRate: "1e-4"))
+    var extra: [String] = []
+    if routing == "labeler" {
+      // Positive = ink area at least the median of the first step's images: both kinds occur.
+      let probe = try UnlearningTrainerTests().makeTrainer(temporaryFolder())
+      probe.sample(stepIndex: 0)
+      let areas = Attribute.measure(.area, images: probe.original.forward(probe.latents)).sorted()
+      extra = ["--routing", "labeler", "--router-labeler", "attribute:area:min=\(areas[areas.count / 2])"]
+    }
+    let one = try Self.unlearn(trainArguments(files, out: dir + "/one", steps: 20, learningRate: "1e-4", extra: extra))
     #expect(one.status == 0, "\(one)")
-    let two = try Self.unlearn(trainArguments(files, out: dir + "/two", steps: 20, learningRate: "1e-4"), ranks: 2)
+    let two = try Self.unlearn(
+      trainArguments(files, out: dir + "/two", steps: 20, learningRate: "1e-4", extra: extra), ranks: 2)
     #expect(two.status == 0, "\(two)")
     let (diff, key) = try Self.generatorDifference(dir + "/two/latest.h5", dir + "/one/latest.h5")
     #expect(diff < 1e-4, "weights differ by \(diff) (relative) in \(key)")

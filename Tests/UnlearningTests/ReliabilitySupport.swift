@@ -120,8 +120,8 @@ final class BackgroundJob {
     process.environment = environment
     scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bgjob-\(UUID())")
     try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    FileManager.default.createFile(atPath: scratch.path + "/stdout", contents: nil)
-    FileManager.default.createFile(atPath: scratch.path + "/stderr", contents: nil)
+    _ = FileManager.default.createFile(atPath: scratch.path + "/stdout", contents: nil)
+    _ = FileManager.default.createFile(atPath: scratch.path + "/stderr", contents: nil)
     process.standardOutput = try FileHandle(forWritingTo: scratch.appendingPathComponent("stdout"))
     process.standardError = try FileHandle(forWritingTo: scratch.appendingPathComponent("stderr"))
     process.standardInput = FileHandle.nullDevice

@@ -144,3 +144,82 @@ import Testing
     }
   }
 }
+
+/// `routing: "labeler"` (``LabelerRouter``): the labeler's positives move along −u to the first candidate
+/// it calls negative; everything else keeps its reconstruction target.
+@Suite struct LabelerRoutingTests {
+  /// A trainer on the tiny model whose router calls an image positive when its ink area is at least the
+  /// median area of the first step's images, so both kinds occur.
+  func makeTrainer(_ dir: String, candidates: Int = 4) throws -> UnlearningTrainer {
+    let probe = try UnlearningTrainerTests().makeTrainer(dir)
+    probe.sample(stepIndex: 0)
+    let areas = Attribute.measure(.area, images: probe.original.forward(probe.latents)).sorted()
+    let cut = areas[areas.count / 2]
+    return try UnlearningTrainerTests().makeTrainer(dir) {
+      $0.routing = "labeler"
+      $0.routerLabeler = "attribute:area:min=\(cut)"
+      $0.routerStep = 1.5
+      $0.routerCandidates = candidates
+    }
+  }
+
+  @Test func positivesMoveToTheFirstNegativeCandidateAndNegativesStay() throws {
+    let trainer = try makeTrainer(temporaryFolder())
+    let router = try #require(trainer.labelerRouter)
+    let f = trainer.original, d = f.latentDim, u = trainer.unit, t = trainer.threshold
+    let cut = try #require(router.labeler.cut)
+    var moved = 0, kept = 0
+    for s in 0..<4 {
+      trainer.sample(stepIndex: s)
+      let targets = router.targets(
+        latents: trainer.latents, original: f, direction: trainer.direction, unit: u, threshold: t,
+        routed: &trainer.routed, routedLatents: trainer.routedLatents)
+      let plain = f.forward(trainer.latents).clone()
+      let per = plain.count / trainer.slice.count
+      let area = Attribute.measure(.area, images: plain)
+      for i in 0..<trainer.slice.count {
+        let z = trainer.latents.pointer + i * d, zh = trainer.routedLatents.pointer + i * d
+        let row = Tensor(shape: [1, d], values: Array(UnsafeBufferPointer(start: zh, count: d)))
+        let own = f.forward(row).clone()
+        #expect(trainer.routed[i] == (Double(area[i]) >= cut))
+        if !trainer.routed[i] {
+          kept += 1
+          for k in 0..<d { #expect(zh[k] == z[k]) }
+          for k in 0..<per { #expect(targets[i * per + k] == plain[i * per + k]) }
+          continue
+        }
+        moved += 1
+        // ẑ = z − (max(u·z − t, 0) + kΔ)·u for an integer k < K, and nothing but the u component changed.
+        let p = trainer.direction.project(z, unit: u), base = max(p - t, 0)
+        let shift = p - trainer.direction.project(zh, unit: u)
+        let k = ((shift - base) / router.stepSize).rounded()
+        #expect(abs(shift - base - k * router.stepSize) < 1e-4 && k >= 0 && Int(k) < router.candidates)
+        for j in 0..<d { #expect(abs((z[j] - zh[j]) - Float(shift) * u[j]) < 1e-5) }
+        // The target is f(ẑ) (rendered alone: routing does not depend on the batch), the first negative.
+        for j in 0..<per { #expect(abs(targets[i * per + j] - own[j]) < 1e-5) }
+        let ownArea = Double(Attribute.measure(.area, images: own)[0])
+        if Int(k) < router.candidates - 1 { #expect(ownArea < cut) }
+        for earlier in 0..<Int(k) {
+          let zc = Tensor(shape: [1, d])
+          for j in 0..<d { zc[j] = z[j] - Float(base + Double(earlier) * router.stepSize) * u[j] }
+          #expect(Double(Attribute.measure(.area, images: f.forward(zc))[0]) >= cut, "candidate \(earlier) was negative")
+        }
+      }
+    }
+    #expect(moved > 0 && kept > 0, "both kinds exercised (\(moved) moved, \(kept) kept)")
+  }
+
+  @Test func trainingStepsReportTheLabelersPositives() throws {
+    let trainer = try makeTrainer(temporaryFolder())
+    let m = try trainer.runStep()
+    let routed = Double(trainer.routed.filter { $0 }.count) / Double(trainer.config.globalBatch)
+    #expect(m.fractionPositive == routed && routed > 0 && routed < 1)
+    #expect(m.loss.isFinite && m.lossUnlearn > 0)
+  }
+
+  @Test func batchRankingLabelersAreRejected() throws {
+    #expect {
+      _ = try LabelerRouter(labeler: .attribute(.thickness, cut: .topFraction(0.1)), stepSize: 0.5, candidates: 4)
+    } throws: { "\($0)".contains("min=V") }
+  }
+}

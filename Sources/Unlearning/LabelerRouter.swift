@@ -1,0 +1,72 @@
+import Models
+import Tensor
+
+/// An alternative to the paper's routing (`routing: "labeler"`, not the default): the labeler itself
+/// decides which latents carry the feature, and each positive is moved along −u only as far as needed.
+///
+/// The paper routes by the projection alone (u·z ≥ t), so positives below t are never changed and
+/// positives moved onto t can still show the feature (the "floor" `unlearn eval` reports). Here:
+/// - f(z) is labelled; a negative keeps its reconstruction target f(z), whatever its projection;
+/// - a positive tries ẑ_k = z − (max(u·z − t, 0) + k·Δ)·u for k = 0, 1, …, K−1 and takes the first whose
+///   f(ẑ_k) the labeler calls negative (k = K−1 when none is).
+/// Every latent is routed on its own, so the targets do not depend on how the batch is split over ranks.
+public final class LabelerRouter {
+  public let labeler: Labeler
+  /// Δ, the distance between candidates along −u.
+  public let stepSize: Double
+  /// K, candidates per positive.
+  public let candidates: Int
+
+  /// - Throws: when the labeler cannot judge single images on its own (`top=F` needs a collection;
+  ///   `ids` has no images).
+  public init(labeler spec: LabelerSpec, stepSize: Double, candidates: Int) throws {
+    switch spec {
+    case .attribute(_, .topFraction):
+      throw UsageError(
+        "config key \"router_labeler\": \(spec) ranks a whole batch; give the collection's fixed cut instead, attribute:NAME:min=V (unlearn collect prints it)"
+      )
+    case .ids:
+      throw UsageError("config key \"router_labeler\": ids labels only a collection's contact sheet")
+    default: break
+    }
+    labeler = try Labeler(spec)
+    self.stepSize = stepSize
+    self.candidates = candidates
+  }
+
+  /// Fills `routedLatents` (ẑ for positives, z otherwise) and `routed`, and returns the targets
+  /// f(routedLatents) [n, C, H, W] (a fresh tensor).
+  public func targets(
+    latents: Tensor, original: DCGANGenerator, direction: FeatureDirection, unit: [Float], threshold: Double,
+    routed: inout [Bool], routedLatents: Tensor
+  ) -> Tensor {
+    let n = latents.shape[0], d = original.latentDim
+    let targets = original.forward(latents).clone()
+    let positive = labeler.labels(labeler.measure(targets))
+    routedLatents.copy(from: latents)
+    let rows = (0..<n).filter { positive[$0] == 1 }
+    for i in 0..<n { routed[i] = positive[i] == 1 }
+    if rows.isEmpty { return targets }
+
+    let k = candidates
+    let trial = Tensor(shape: [rows.count * k, d])
+    for (r, i) in rows.enumerated() {
+      let z = latents.pointer + i * d
+      let base = max(direction.project(z, unit: unit) - threshold, 0)
+      for c in 0..<k {
+        let shift = Float(base + Double(c) * stepSize)
+        let out = trial.pointer + (r * k + c) * d
+        for j in 0..<d { out[j] = z[j] - shift * unit[j] }
+      }
+    }
+    let images = original.forward(trial)
+    let still = labeler.labels(labeler.measure(images))
+    let per = images.count / (rows.count * k)
+    for (r, i) in rows.enumerated() {
+      let c = (0..<k).first { still[r * k + $0] == 0 } ?? (k - 1)
+      (targets.pointer + i * per).update(from: images.pointer + (r * k + c) * per, count: per)
+      (routedLatents.pointer + i * d).update(from: trial.pointer + (r * k + c) * d, count: d)
+    }
+    return targets
+  }
+}
