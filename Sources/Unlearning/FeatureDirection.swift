@@ -16,6 +16,8 @@ public struct FeatureDirection: Equatable {
   public var sourceModel: String
   /// How the threshold was chosen: "mean_projection" (the paper) or "user".
   public var thresholdSource: String
+  /// The collection's attribute cut (`attribute:NAME:top=F` labelers), so later stages judge images alike.
+  public var cut: Double? = nil
 
   /// u = z_e / ‖z_e‖ (computed in Double).
   public var unit: [Float] {
@@ -53,6 +55,7 @@ public struct FeatureDirection: Equatable {
     var fd = FeatureDirection(
       direction: ze, threshold: 0, nPositive: pos, nNegative: neg, latentSpace: c.latentSpace,
       labeler: c.labeler, sourceModel: c.sourceModel, thresholdSource: threshold == nil ? "mean_projection" : "user")
+    fd.cut = c.cut
     guard ze.contains(where: { $0 != 0 }) else {
       throw UsageError("\(source): positive and negative means coincide; the direction is zero")
     }
@@ -86,6 +89,7 @@ public struct FeatureDirection: Equatable {
     try f.setAttribute("latent_space", latentSpace)
     try f.setAttribute("labeler", labeler)
     try f.setAttribute("source_model", sourceModel)
+    if let cut { try f.setAttribute("cut", cut) }
     try f.commit()
   }
 
@@ -106,6 +110,7 @@ public struct FeatureDirection: Equatable {
       nNegative: Int((try? f.int64Attribute("n_negative")) ?? 0),
       latentSpace: (try? f.stringAttribute("latent_space")) ?? "z",
       labeler: (try? f.stringAttribute("labeler")) ?? "", sourceModel: (try? f.stringAttribute("source_model")) ?? "",
-      thresholdSource: (try? f.stringAttribute("threshold_source")) ?? "mean_projection")
+      thresholdSource: (try? f.stringAttribute("threshold_source")) ?? "mean_projection",
+      cut: try? f.doubleAttribute("cut"))
   }
 }

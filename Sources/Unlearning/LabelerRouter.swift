@@ -17,13 +17,29 @@ public final class LabelerRouter {
   /// K, candidates per positive.
   public let candidates: Int
 
+  /// The labeler spec to route by: `given` (the `router_labeler` key), else the direction's own labeler; an
+  /// `attribute:NAME:top=F` spec takes the cut the direction's collection fixed.
+  public static func spec(_ given: String?, direction: FeatureDirection) throws -> LabelerSpec {
+    let text = given ?? direction.labeler
+    if text.isEmpty {
+      throw UsageError("config key \"router_labeler\": the direction file names no labeler; give one")
+    }
+    var spec = try LabelerSpec.parse(text)
+    if case .attribute(let a, .topFraction) = spec, let cut = direction.cut,
+      (try? LabelerSpec.parse(direction.labeler)) == spec
+    {
+      spec = .attribute(a, cut: .minimum(cut))
+    }
+    return spec
+  }
+
   /// - Throws: when the labeler cannot judge single images on its own (`top=F` needs a collection;
   ///   `ids` has no images).
   public init(labeler spec: LabelerSpec, stepSize: Double, candidates: Int) throws {
     switch spec {
     case .attribute(_, .topFraction):
       throw UsageError(
-        "config key \"router_labeler\": \(spec) ranks a whole batch; give the collection's fixed cut instead, attribute:NAME:min=V (unlearn collect prints it)"
+        "config key \"router_labeler\": \(spec) ranks a whole batch; give a fixed cut instead, attribute:NAME:min=V (unlearn collect prints the collection's cut; directions fitted since it was stored carry it)"
       )
     case .ids:
       throw UsageError("config key \"router_labeler\": ids labels only a collection's contact sheet")

@@ -60,7 +60,8 @@ extension FeatureDirection {
     guard norm > 0, norm.isFinite else { throw UsageError("\(source): logistic regression found no direction") }
     var fd = FeatureDirection(
       direction: (0..<d).map { Float(beta[$0]) }, threshold: -beta[d] / norm, nPositive: pos, nNegative: neg,
-      latentSpace: c.latentSpace, labeler: c.labeler, sourceModel: c.sourceModel, thresholdSource: "logistic_boundary")
+      latentSpace: c.latentSpace, labeler: c.labeler, sourceModel: c.sourceModel, thresholdSource: "logistic_boundary",
+      cut: c.cut)
     if let r = recall {
       let u = fd.unit
       let projections = (0..<n).filter { c.labels[$0] != 0 }.map { fd.project(latents.pointer + $0 * d, unit: u) }

@@ -39,7 +39,8 @@ public struct TrainConfig: RunConfiguration, Equatable, Sendable {
   /// Which latents are moved and how far: "projection" (the paper: u·z ≥ t, onto t) or "labeler"
   /// (the latents `router_labeler` calls positive, along −u until it calls them negative; see ``LabelerRouter``).
   public var routing: String = "projection"
-  /// `routing: "labeler"`: a labeler spec that judges single images (classifier:…, attribute:NAME:min=V).
+  /// `routing: "labeler"`: a labeler spec that judges single images (classifier:…, attribute:NAME:min=V);
+  /// unset = the direction file's labeler (with its collection's cut).
   public var routerLabeler: String? = nil
   /// `routing: "labeler"`: Δ, the distance along −u between a positive's candidates.
   public var routerStep: Double = 0.5
@@ -93,8 +94,7 @@ public struct TrainConfig: RunConfiguration, Equatable, Sendable {
     if !["projection", "labeler"].contains(routing) {
       throw bad("routing", "must be \"projection\" or \"labeler\", got \"\(routing)\"")
     }
-    if routing == "labeler" {
-      guard let spec = routerLabeler else { throw bad("router_labeler", "routing \"labeler\" needs a labeler spec") }
+    if routing == "labeler", let spec = routerLabeler {
       do { _ = try LabelerSpec.parse(spec) } catch let e as UsageError {
         throw bad("router_labeler", e.message.replacingOccurrences(of: "option --labeler ", with: ""))
       }

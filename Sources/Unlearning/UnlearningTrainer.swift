@@ -94,7 +94,7 @@ public final class UnlearningTrainer {
     labelerRouter =
       config.routing == "labeler"
       ? try LabelerRouter(
-        labeler: LabelerSpec.parse(config.routerLabeler ?? ""), stepSize: config.routerStep,
+        labeler: LabelerRouter.spec(config.routerLabeler, direction: direction), stepSize: config.routerStep,
         candidates: config.routerCandidates) : nil
 
     store = ParameterStore(model.namedParameters())

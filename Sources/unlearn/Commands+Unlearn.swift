@@ -167,7 +167,7 @@ let trainCommand = Command(
       help: "Which latents move: u·z ≥ t (the paper) or the labeler's positives.", defaultValue: "projection"),
     Option(
       name: "router-labeler", value: "<spec>",
-      help: "routing labeler: classifier:PATH:class=K or attribute:NAME:min=V."),
+      help: "routing labeler: a labeler spec (default: the direction's, with its cut)."),
     Option(name: "router-step", value: "<Δ>", help: "routing labeler: step along −u.", defaultValue: "0.5"),
     Option(name: "router-candidates", value: "<k>", help: "routing labeler: steps tried.", defaultValue: "8"),
     Option(

@@ -105,8 +105,7 @@ import Testing
     (#"{"learning_rate": -1e-3}"#, "learning_rate"), (#"{"distance": "l3"}"#, "distance"),
     (#"{"beta1": 1.0}"#, "beta1"),
     (#"{"ms_ssim_window": 4}"#, "ms_ssim_window"), (#"{"on_nonfinite": "ignore"}"#, "on_nonfinite"),
-    (#"{"routing": "nearest"}"#, "routing"), (#"{"routing": "labeler"}"#, "router_labeler"),
-    (#"{"routing": "labeler", "router_labeler": "attribute:girth:min=2"}"#, "router_labeler"),
+    (#"{"routing": "nearest"}"#, "routing"),     (#"{"routing": "labeler", "router_labeler": "attribute:girth:min=2"}"#, "router_labeler"),
     (#"{"router_step": 0}"#, "router_step"), (#"{"router_candidates": 0}"#, "router_candidates"),
   ])
   func outOfRangeValuesAreRejected(json: String, key: String) throws {

@@ -217,6 +217,22 @@ import Testing
     #expect(m.loss.isFinite && m.lossUnlearn > 0)
   }
 
+  @Test func routesByTheDirectionsLabelerAndCutByDefault() throws {
+    let dir = temporaryFolder()
+    var d = FeatureDirection(
+      direction: [1, 0], threshold: 0, nPositive: 1, nNegative: 1, latentSpace: "z",
+      labeler: "attribute:thickness:top=0.1", sourceModel: "m.h5", thresholdSource: "mean_projection", cut: 3.25)
+    try d.write(to: dir + "/d.h5")
+    d = try FeatureDirection.read(dir + "/d.h5")
+    #expect(d.cut == 3.25)
+    #expect(try LabelerRouter.spec(nil, direction: d) == .attribute(.thickness, cut: .minimum(3.25)))
+    #expect(try LabelerRouter.spec("attribute:area:min=7", direction: d) == .attribute(.area, cut: .minimum(7)))
+    d.cut = nil  // a direction written before cuts were stored: the batch-ranking spec stays, and is refused
+    #expect(throws: UsageError.self) {
+      _ = try LabelerRouter(labeler: LabelerRouter.spec(nil, direction: d), stepSize: 0.5, candidates: 4)
+    }
+  }
+
   @Test func batchRankingLabelersAreRejected() throws {
     #expect {
       _ = try LabelerRouter(labeler: .attribute(.thickness, cut: .topFraction(0.1)), stepSize: 0.5, candidates: 4)
