@@ -18,7 +18,7 @@ C=$P/mnist-classifier.h5
 real=()
 [ -f ../shared/data/mnist/t10k-images-idx3-ubyte.gz ] && real=(--real-images ../shared/data/mnist/t10k-images-idx3-ubyte.gz --real-from 8000)
 
-# name model labeler steps [direction flags]
+# name model labeler steps [direction flags] [train: train flags]
 experiments=(
   "gan-digit8-300 $P/mnist-dcgan28.h5 classifier:$C:class=8 300"
   "gan-digit8-1000 $P/mnist-dcgan28.h5 classifier:$C:class=8 1000"
@@ -31,10 +31,15 @@ experiments=(
   "vae-thickness-logistic99-1000 $P/mnist-vae28.h5 attribute:thickness:top=0.1 1000 --method logistic --recall 0.99"
   "gan-digit8-logistic-300 $P/mnist-dcgan28.h5 classifier:$C:class=8 300 --method logistic --recall 0.95"
   "gan-digit8-logistic-1000 $P/mnist-dcgan28.h5 classifier:$C:class=8 1000 --method logistic --recall 0.95"
+  "gan-digit8-labeler-1000 $P/mnist-dcgan28.h5 classifier:$C:class=8 1000 train: --routing labeler"
+  "gan-digit8-labeler-a3-1000 $P/mnist-dcgan28.h5 classifier:$C:class=8 1000 train: --routing labeler --alpha 3"
+  "vae-thickness-labeler-300 $P/mnist-vae28.h5 attribute:thickness:top=0.1 300 train: --routing labeler"
 )
 selected=("$@")
 for e in "${experiments[@]}"; do
-  read -r name model labeler steps dirflags <<<"$e"
+  read -r name model labeler steps flags <<<"$e"
+  dirflags=${flags%%train:*}; trainflags=""
+  [[ "$flags" == *"train:"* ]] && trainflags=${flags#*train:}
   if ((${#selected[@]})) && [[ ! " ${selected[*]} " == *" $name "* ]]; then continue; fi
   out=checkpoints/results/$name; mkdir -p "$out"
   echo "== $name" >&2
@@ -42,7 +47,7 @@ for e in "${experiments[@]}"; do
   run collect --model "$model" --count 5000 --seed 0 --labeler "$labeler" --out "$out/collection.h5" --sheet "$out/sheet.png" --sheet-count 100
   # shellcheck disable=SC2086
   "$U" direction --collection "$out/collection.h5" --out "$out/direction.h5" $dirflags
-  run train --model "$model" --direction "$out/direction.h5" --out "$out/run" --steps "$steps" --global-batch 64 --seed 0 --checkpoint-every 0 --log-every 50
+  run train --model "$model" --direction "$out/direction.h5" --out "$out/run" --steps "$steps" --global-batch 64 --seed 0 --checkpoint-every 0 --log-every 50 $trainflags
   run eval --model "$out/run/latest.h5" --original "$model" --labeler "$labeler" --count 5000 --seed 1 --classifier "$C" \
     --direction "$out/direction.h5" "${real[@]}" --json "$out/eval.json" --report "$out/eval.h5" --png "$out/original-vs-unlearned.png"
   run attack --model "$out/run/latest.h5" --original "$model" --labeler "$labeler" --direction "$out/direction.h5" \

@@ -19,7 +19,7 @@ public struct PretrainConfig: RunConfiguration, Equatable {
   public var beta1: Double = 0.5
   public var beta2: Double = 0.999
   /// VAE: pixel noise σ of the Gaussian likelihood on the [−1, 1] scale.
-  public var vaeSigma: Double = 0.2
+  public var vaeSigma: Double = 0.7
   public var checkpointEvery: Int = 500
   public var logEvery: Int = 50
   public var watchdogSeconds: Double = 300

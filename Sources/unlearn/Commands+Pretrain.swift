@@ -33,7 +33,7 @@ let pretrainCommand = Command(
     Option(name: "learning-rate", value: "<lr>", help: "Adam learning rate.", defaultValue: "2e-4"),
     Option(name: "beta1", value: "<b1>", help: "Adam β1.", defaultValue: "0.5"),
     Option(name: "beta2", value: "<b2>", help: "Adam β2.", defaultValue: "0.999"),
-    Option(name: "vae-sigma", value: "<σ>", help: "VAE likelihood noise.", defaultValue: "0.2"),
+    Option(name: "vae-sigma", value: "<σ>", help: "VAE likelihood noise.", defaultValue: "0.7"),
     Option(name: "checkpoint-every", value: "<k>", help: "Checkpoint every k steps.", defaultValue: "500"),
     Option(name: "log-every", value: "<k>", help: "metrics.jsonl line every k steps.", defaultValue: "50"),
     Option(
