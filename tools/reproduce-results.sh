@@ -31,9 +31,16 @@ experiments=(
   "vae-thickness-logistic99-1000 $P/mnist-vae28.h5 attribute:thickness:top=0.1 1000 --method logistic --recall 0.99"
   "gan-digit8-logistic-300 $P/mnist-dcgan28.h5 classifier:$C:class=8 300 --method logistic --recall 0.95"
   "gan-digit8-logistic-1000 $P/mnist-dcgan28.h5 classifier:$C:class=8 1000 --method logistic --recall 0.95"
-  "gan-digit8-labeler-1000 $P/mnist-dcgan28.h5 classifier:$C:class=8 1000 train: --routing labeler"
-  "gan-digit8-labeler-a3-1000 $P/mnist-dcgan28.h5 classifier:$C:class=8 1000 train: --routing labeler --alpha 3"
+  "gan-digit8-labeler-a5-1000 $P/mnist-dcgan28.h5 classifier:$C:class=8 1000 train: --routing labeler --alpha 5"
+  "gan-thickness-labeler-a5-1000 $P/mnist-dcgan28.h5 attribute:thickness:top=0.1 1000 train: --routing labeler --alpha 5"
+  "vae-digit8-labeler-a5-1000 $P/mnist-vae28.h5 classifier:$C:class=8 1000 train: --routing labeler --alpha 5"
   "vae-thickness-labeler-300 $P/mnist-vae28.h5 attribute:thickness:top=0.1 300 train: --routing labeler"
+  "vae-thickness-labeler-a3-1000 $P/mnist-vae28.h5 attribute:thickness:top=0.1 1000 train: --routing labeler --alpha 3"
+  "vae-thickness-labeler-a5-1000 $P/mnist-vae28.h5 attribute:thickness:top=0.1 1000 train: --routing labeler --alpha 5"
+  "vae-thickness-labeler-a10-1000 $P/mnist-vae28.h5 attribute:thickness:top=0.1 1000 train: --routing labeler --alpha 10"
+  "vae-thickness-labeler-a3-3000 $P/mnist-vae28.h5 attribute:thickness:top=0.1 3000 train: --routing labeler --alpha 3"
+  "vae-thickness-logistic-1000 $P/mnist-vae28.h5 attribute:thickness:top=0.1 1000 --method logistic --recall 0.95"
+  "vae-thickness-logistic90-1000 $P/mnist-vae28.h5 attribute:thickness:top=0.1 1000 --method logistic --recall 0.9"
 )
 selected=("$@")
 for e in "${experiments[@]}"; do
