@@ -57,4 +57,40 @@ import Testing
     #expect(e.targetRatioChange <= -0.6, "target ratio \(e.targetRatioOriginal) → \(e.targetRatio)")
     #expect(e.preservationL1 <= 0.05, "preservation L1 \(e.preservationL1)")
   }
+
+  /// The shipped classifiers reach the held-out accuracy the README states (98.45 % MNIST digits 8000–9999,
+  /// 91.56 % Fashion-MNIST training-file images 55000–59999), to a rounding margin.
+  @Test(arguments: [
+    ("mnist-classifier.h5", "mnist", "t10k", 8000, 0.9845),
+    ("fashion-classifier.h5", "fashion-mnist", "train", 55000, 0.9156),
+  ])
+  func classifierReachesItsHeldOutAccuracy(file: String, dataset: String, split: String, from: Int, stated: Double)
+    throws
+  {
+    let folder = try #require(
+      (dataset == "mnist"
+        ? (1...4).map { up in
+          (0..<up).reduce(repositoryRoot) { u, _ in u.deletingLastPathComponent() }
+            .appendingPathComponent("shared/data/mnist").path
+        } : ["/usr/share/datasets/fashion-mnist"]).first { FileManager.default.fileExists(atPath: $0) },
+      "\(dataset) not found (MNIST: ../shared/data/mnist; Fashion-MNIST: apt-get install dataset-fashion-mnist)")
+    let images = try IDX.readImages("\(folder)/\(split)-images-idx3-ubyte.gz")
+    let labels = try IDX.readLabels("\(folder)/\(split)-labels-idx1-ubyte.gz")
+    let c = try ModelIO.load(Self.pretrained + "/" + file).requireClassifier()
+    c.setMode(.inference)
+    var correct = 0
+    let n = images.count - from
+    for start in stride(from: from, to: images.count, by: 500) {
+      let x = images.tensor(from: start, count: 500)
+      let logits = c.forward(x)
+      let k = logits.shape[1]
+      for i in 0..<x.shape[0] {
+        var best = 0
+        for j in 1..<k where logits[i * k + j] > logits[i * k + best] { best = j }
+        if best == Int(labels[start + i]) { correct += 1 }
+      }
+    }
+    let accuracy = Double(correct) / Double(n)
+    #expect(abs(accuracy - stated) < 0.0005, "\(file): \(accuracy) on \(n) held-out images, README states \(stated)")
+  }
 }
