@@ -10,6 +10,8 @@ import Tensor
 /// - a positive tries ẑ_k = z − (max(u·z − t, 0) + k·Δ)·u for k = 0, 1, …, K−1 and takes the first whose
 ///   f(ẑ_k) the labeler calls negative (k = K−1 when none is).
 /// Every latent is routed on its own, so the targets do not depend on how the batch is split over ranks.
+/// Candidates are rendered in rounds, each only for the positives still positive, so a positive costs as
+/// many f forwards as the candidates it needs.
 public final class LabelerRouter {
   public let labeler: Labeler
   /// Δ, the distance between candidates along −u.
@@ -60,28 +62,30 @@ public final class LabelerRouter {
     let targets = original.forward(latents).clone()
     let positive = labeler.labels(labeler.measure(targets))
     routedLatents.copy(from: latents)
-    let rows = (0..<n).filter { positive[$0] == 1 }
     for i in 0..<n { routed[i] = positive[i] == 1 }
-    if rows.isEmpty { return targets }
 
-    let k = candidates
-    let trial = Tensor(shape: [rows.count * k, d])
-    for (r, i) in rows.enumerated() {
-      let z = latents.pointer + i * d
-      let base = max(direction.project(z, unit: unit) - threshold, 0)
-      for c in 0..<k {
-        let shift = Float(base + Double(c) * stepSize)
-        let out = trial.pointer + (r * k + c) * d
+    // Candidate c is rendered only for the positives that all earlier candidates left positive.
+    var pending = (0..<n).filter { positive[$0] == 1 }
+    for c in 0..<candidates where !pending.isEmpty {
+      let trial = Tensor(shape: [pending.count, d])
+      for (r, i) in pending.enumerated() {
+        let z = latents.pointer + i * d, out = trial.pointer + r * d
+        let shift = Float(max(direction.project(z, unit: unit) - threshold, 0) + Double(c) * stepSize)
         for j in 0..<d { out[j] = z[j] - shift * unit[j] }
       }
-    }
-    let images = original.forward(trial)
-    let still = labeler.labels(labeler.measure(images))
-    let per = images.count / (rows.count * k)
-    for (r, i) in rows.enumerated() {
-      let c = (0..<k).first { still[r * k + $0] == 0 } ?? (k - 1)
-      (targets.pointer + i * per).update(from: images.pointer + (r * k + c) * per, count: per)
-      (routedLatents.pointer + i * d).update(from: trial.pointer + (r * k + c) * d, count: d)
+      let images = original.forward(trial)
+      let still = labeler.labels(labeler.measure(images))
+      let per = images.count / pending.count
+      var next: [Int] = []
+      for (r, i) in pending.enumerated() {
+        if still[r] == 1 && c < candidates - 1 {
+          next.append(i)
+          continue
+        }
+        (targets.pointer + i * per).update(from: images.pointer + r * per, count: per)
+        (routedLatents.pointer + i * d).update(from: trial.pointer + r * d, count: d)
+      }
+      pending = next
     }
     return targets
   }
