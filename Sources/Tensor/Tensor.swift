@@ -83,6 +83,20 @@ public final class Tensor {
     return t
   }
 
+  /// For a [n, k] tensor, the index of each row's largest element: the predicted class of a batch of logits
+  /// or probabilities. An element replaces the running best only when strictly greater, so ties keep the
+  /// first, a later NaN never wins, and a leading NaN keeps index 0.
+  public func rowArgmax() -> [Int] {
+    precondition(shape.count == 2, "rowArgmax of a \(shape) tensor; expected [n, k]")
+    let (n, k) = (shape[0], shape[1])
+    return (0..<n).map { i in
+      let row = pointer + i * k
+      var best = 0
+      for j in 1..<k where row[j] > row[best] { best = j }
+      return best
+    }
+  }
+
   /// Element access by flat index.
   @inlinable public subscript(i: Int) -> Float {
     get { pointer[i] }

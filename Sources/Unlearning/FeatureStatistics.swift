@@ -151,9 +151,7 @@ public struct ClassifierSummary {
     let (n, k) = (p.shape[0], p.shape[1])
     var confidence = 0.0
     var counts = [Double](repeating: 0, count: k)
-    for i in 0..<n {
-      var best = 0
-      for j in 1..<k where p[i * k + j] > p[i * k + best] { best = j }
+    for (i, best) in p.rowArgmax().enumerated() {
       confidence += Double(p[i * k + best])
       counts[best] += 1
     }

@@ -102,10 +102,9 @@ public final class Labeler {
     case .classifier(_, let k):
       let logits = classifier!.forward(images)
       let kCount = logits.shape[1]
+      let top = logits.rowArgmax()
       for i in 0..<n {
-        let row = logits.pointer + i * kCount
-        var best = 0
-        for j in 1..<kCount where row[j] > row[best] { best = j }
+        let row = logits.pointer + i * kCount, best = top[i]
         var s: Float = 0
         for j in 0..<kCount { s += exp(row[j] - row[best]) }
         out[2 * i] = exp(row[k] - row[best]) / s

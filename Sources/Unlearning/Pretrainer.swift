@@ -261,13 +261,8 @@ public final class Pretrainer {
     let logits = c.forward(x)
     let target = Tensor(shape: [n], values: y.map(Float.init))
     let losses = crossEntropy.forward(prediction: logits, target: target)
-    var correct = 0.0
-    let k = logits.shape[1]
-    for i in 0..<n {
-      var best = 0
-      for j in 1..<k where logits[i * k + j] > logits[i * k + best] { best = j }
-      if best == Int(y[i]) { correct += 1 }
-    }
+    let predicted = logits.rowArgmax()
+    let correct = Double((0..<n).filter { predicted[$0] == Int(y[$0]) }.count)
     _ = c.backward(crossEntropy.backward(weights: [Float](repeating: 1 / Float(config.globalBatch), count: n)))
     try allreduce(p.store, phase: "classifier gradient allreduce")
     p.adam.step(parameters: p.store.values.buffer, gradients: UnsafeBufferPointer(p.store.gradients.buffer))
@@ -369,14 +364,9 @@ public final class Pretrainer {
       let x = Tensor(
         viewing: data.images.pointer + (trainCount + r.lowerBound) * per,
         shape: [r.count] + Array(data.images.shape.dropFirst()), owner: data.images)
-      let logits = c.forward(x)
-      let k = logits.shape[1]
+      let predicted = c.forward(x).rowArgmax()
       let out = Tensor(shape: [r.count, 1])
-      for i in 0..<r.count {
-        var best = 0
-        for j in 1..<k where logits[i * k + j] > logits[i * k + best] { best = j }
-        out[i] = best == Int(data.labels[trainCount + r.lowerBound + i]) ? 1 : 0
-      }
+      for i in 0..<r.count { out[i] = predicted[i] == Int(data.labels[trainCount + r.lowerBound + i]) ? 1 : 0 }
       return out
     }
     return Double(hits.buffer.reduce(0, +)) / Double(n)

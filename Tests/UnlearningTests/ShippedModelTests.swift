@@ -82,12 +82,8 @@ import Testing
     let n = images.count - from
     for start in stride(from: from, to: images.count, by: 500) {
       let x = images.tensor(from: start, count: 500)
-      let logits = c.forward(x)
-      let k = logits.shape[1]
-      for i in 0..<x.shape[0] {
-        var best = 0
-        for j in 1..<k where logits[i * k + j] > logits[i * k + best] { best = j }
-        if best == Int(labels[start + i]) { correct += 1 }
+      for (i, predicted) in c.forward(x).rowArgmax().enumerated() where predicted == Int(labels[start + i]) {
+        correct += 1
       }
     }
     let accuracy = Double(correct) / Double(n)
