@@ -114,11 +114,16 @@ public final class Evaluator {
     let ratioG = Double(labelsG.reduce(0) { $0 + Int($1) }) / Double(count)
 
     // Preservation on latents that do not carry the feature.
+    // With a direction: the paper's routing of the same latents, for the preserved set and the floor.
     var keep = [Bool](repeating: false, count: count)
     var set = "labeled_negative"
+    var zHat: Tensor? = nil
     if let direction {
-      let u = direction.unit, t = threshold ?? direction.threshold
-      for i in 0..<count { keep[i] = direction.project(z.pointer + i * original.latentDim, unit: u) < t }
+      let moved = Tensor(shape: z.shape)
+      keep = direction.route(z, unit: direction.unit, threshold: threshold ?? direction.threshold, into: moved).map {
+        !$0
+      }
+      zHat = moved
       set = "below_threshold"
     } else {
       for i in 0..<count { keep[i] = labelsF[i] == 0 }
@@ -141,13 +146,7 @@ public final class Evaluator {
     }
     // The loss's fixed point: f(ẑ) with routed latents moved onto the threshold.
     var floor: Double? = nil
-    if let direction {
-      let u = direction.unit, t = threshold ?? direction.threshold, d = original.latentDim
-      let zHat = z.clone()
-      for i in 0..<count {
-        let p = direction.project(z.pointer + i * d, unit: u)
-        if p >= t { for k in 0..<d { zHat[i * d + k] -= Float(p - t) * u[k] } }
-      }
+    if let zHat {
       let labels = try label(try render(original, zHat), with: labeler).labels
       floor = Double(labels.reduce(0) { $0 + Int($1) }) / Double(count)
     }

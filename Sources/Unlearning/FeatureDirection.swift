@@ -78,6 +78,20 @@ public struct FeatureDirection: Equatable {
     return s
   }
 
+  /// The paper's routing (DESIGN.md §1 step 3) of latents [n, nz]: rows with u·z ≥ t get
+  /// ẑ = z − (u·z − t)·u in `out` (landing on the threshold up to float rounding), the others z itself.
+  /// Returns which rows were moved.
+  public func route(_ z: Tensor, unit u: [Float], threshold t: Double, into out: Tensor) -> [Bool] {
+    let (n, d) = (z.shape[0], u.count)
+    return (0..<n).map { i in
+      let row = z.pointer + i * d, moved = out.pointer + i * d
+      let p = project(row, unit: u)
+      let shift = p >= t ? Float(p - t) : 0
+      for k in 0..<d { moved[k] = row[k] - shift * u[k] }
+      return p >= t
+    }
+  }
+
   public func write(to path: String) throws {
     let f = try HDF5File.create(path)
     try f.write(Tensor(shape: [direction.count], values: direction), to: "/direction")

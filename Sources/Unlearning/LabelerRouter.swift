@@ -66,11 +66,13 @@ public final class LabelerRouter {
 
     // Candidate c is rendered only for the positives that all earlier candidates left positive.
     var pending = (0..<n).filter { positive[$0] == 1 }
+    var base = [Double](repeating: 0, count: n)  // max(u·z − t, 0), the shift of candidate 0
+    for i in pending { base[i] = max(direction.project(latents.pointer + i * d, unit: unit) - threshold, 0) }
     for c in 0..<candidates where !pending.isEmpty {
       let trial = Tensor(shape: [pending.count, d])
       for (r, i) in pending.enumerated() {
         let z = latents.pointer + i * d, out = trial.pointer + r * d
-        let shift = Float(max(direction.project(z, unit: unit) - threshold, 0) + Double(c) * stepSize)
+        let shift = Float(base[i] + Double(c) * stepSize)
         for j in 0..<d { out[j] = z[j] - shift * unit[j] }
       }
       let images = original.forward(trial)

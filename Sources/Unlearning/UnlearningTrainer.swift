@@ -161,14 +161,7 @@ public final class UnlearningTrainer {
   /// Routes `latents`: fills `routedLatents` and `routed`. Routed latents land exactly on the threshold,
   /// proj(ẑ) = t (up to float rounding).
   func route() {
-    let d = original.latentDim
-    for i in 0..<slice.count {
-      let z = latents.pointer + i * d, zh = routedLatents.pointer + i * d
-      let p = direction.project(z, unit: unit)
-      routed[i] = p >= threshold
-      let shift = routed[i] ? Float(p - threshold) : 0
-      for k in 0..<d { zh[k] = z[k] - shift * unit[k] }
-    }
+    routed = direction.route(latents, unit: unit, threshold: threshold, into: routedLatents)
   }
 
   /// One optimisation step on every rank. Returns the global metrics (identical on all ranks).
