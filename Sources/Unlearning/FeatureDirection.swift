@@ -54,8 +54,8 @@ public struct FeatureDirection: Equatable {
     guard ze.allSatisfy(\.isFinite) else { throw UsageError("\(source): latents contain non-finite values") }
     var fd = FeatureDirection(
       direction: ze, threshold: 0, nPositive: pos, nNegative: neg, latentSpace: c.latentSpace,
-      labeler: c.labeler, sourceModel: c.sourceModel, thresholdSource: threshold == nil ? "mean_projection" : "user")
-    fd.cut = c.cut
+      labeler: c.labeler, sourceModel: c.sourceModel, thresholdSource: threshold == nil ? "mean_projection" : "user",
+      cut: c.cut)
     guard ze.contains(where: { $0 != 0 }) else {
       throw UsageError("\(source): positive and negative means coincide; the direction is zero")
     }

@@ -59,11 +59,8 @@ import Testing
     let files = try writeTinyRun(in: dir)
     var extra: [String] = []
     if routing == "labeler" {
-      // Positive = ink area at least the median of the first step's images: both kinds occur.
-      let probe = try UnlearningTrainerTests().makeTrainer(temporaryFolder())
-      probe.sample(stepIndex: 0)
-      let areas = Attribute.measure(.area, images: probe.original.forward(probe.latents)).sorted()
-      extra = ["--routing", "labeler", "--router-labeler", "attribute:area:min=\(areas[areas.count / 2])"]
+      let cut = try LabelerRoutingTests.medianAreaOfFirstBatch()
+      extra = ["--routing", "labeler", "--router-labeler", "attribute:area:min=\(cut)"]
     }
     let one = try Self.unlearn(trainArguments(files, out: dir + "/one", steps: 20, learningRate: "1e-4", extra: extra))
     #expect(one.status == 0, "\(one)")

@@ -150,11 +150,16 @@ import Testing
 @Suite struct LabelerRoutingTests {
   /// A trainer on the tiny model whose router calls an image positive when its ink area is at least the
   /// median area of the first step's images, so both kinds occur.
-  func makeTrainer(_ dir: String, candidates: Int = 4) throws -> UnlearningTrainer {
-    let probe = try UnlearningTrainerTests().makeTrainer(dir)
+  /// The median ink area of the tiny run's first batch: a cut that makes both kinds occur.
+  static func medianAreaOfFirstBatch() throws -> Float {
+    let probe = try UnlearningTrainerTests().makeTrainer(temporaryFolder())
     probe.sample(stepIndex: 0)
     let areas = Attribute.measure(.area, images: probe.original.forward(probe.latents)).sorted()
-    let cut = areas[areas.count / 2]
+    return areas[areas.count / 2]
+  }
+
+  func makeTrainer(_ dir: String, candidates: Int = 4) throws -> UnlearningTrainer {
+    let cut = try Self.medianAreaOfFirstBatch()
     return try UnlearningTrainerTests().makeTrainer(dir) {
       $0.routing = "labeler"
       $0.routerLabeler = "attribute:area:min=\(cut)"
